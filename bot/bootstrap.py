@@ -1,0 +1,115 @@
+"""The composition root: Settings → storage, policies and providers → one `Services` object.
+
+This is the only module that picks implementations; everything else receives them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from bot.rendering import JinjaRenderer
+from bot.settings import Settings, resolve_thread_secret
+from channels.email.parse import parse_email
+from core.approval import ApprovalPolicy, Identity
+from core.clock import SystemClock
+from core.drafting.offline import OfflineDrafter
+from core.drafting.request import DraftProvider
+from core.drafting.service import Voice, create_draft
+from core.intake import IntakeContext, IntakeResult, handle_inbound, retry_quarantined
+from core.model import Channel, InboundMessage, QuarantineItem
+from core.ports import Clock, UnitOfWork
+from core.storage.engine import make_engine
+from core.storage.migrate import upgrade
+from core.storage.uow import unit_of_work_factory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    new_uow: Callable[[], UnitOfWork]
+    intake: IntakeContext
+    drafter: DraftProvider
+    voice: Voice
+    approval: ApprovalPolicy
+    identity: Identity
+
+    def receive(self, msg: InboundMessage) -> IntakeResult:
+        """Intake, then a draft for anything a person must answer. The message is committed
+        before drafting starts, so a drafting failure never loses it."""
+        result = handle_inbound(self.new_uow(), msg, ctx=self.intake)
+        self._draft_if_needed(result)
+        return result
+
+    def retry(self, item_id: int) -> IntakeResult:
+        result = retry_quarantined(self.new_uow(), item_id, parse=self.reparse, ctx=self.intake)
+        self._draft_if_needed(result)
+        return result
+
+    def reparse(self, item: QuarantineItem) -> InboundMessage:
+        """Turn stored raw bytes back into a message with today's parser."""
+        if item.channel is Channel.EMAIL:
+            return self.parse_email(item.raw)
+        return InboundMessage(
+            channel=item.channel,
+            raw=item.raw,
+            received_at=item.received_at,
+            external_id=item.source_id or None,
+            problem=f"no parser for channel {item.channel}",
+        )
+
+    def parse_email(self, raw: bytes) -> InboundMessage:
+        return parse_email(
+            raw,
+            received_at=self.clock.now(),
+            max_attachment_bytes=self.settings.intake.max_attachment_bytes,
+            reply_languages=self.settings.intake.reply_languages,
+        )
+
+    def _draft_if_needed(self, result: IntakeResult) -> None:
+        if not result.needs_draft or result.ticket_id is None:
+            return
+        try:
+            create_draft(
+                self.new_uow(),
+                result.ticket_id,
+                provider=self.drafter,
+                clock=self.clock,
+                voice=self.voice,
+            )
+        except Exception:  # the ticket stands; a draft can be regenerated
+            log.exception("drafting failed", extra={"ticket_id": result.ticket_id})
+
+
+def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Services:
+    if migrate:
+        upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
+    brand = settings.brand
+    secret = resolve_thread_secret(brand)
+    clock = clock or SystemClock()
+    return Services(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        new_uow=unit_of_work_factory(engine),
+        intake=IntakeContext(
+            clock=clock,
+            policy=settings.triage,
+            thread_secret=secret,
+            own_addresses=frozenset({brand.support_address.lower()}),
+            repeat_window=timedelta(days=settings.intake.repeat_window_days),
+        ),
+        drafter=OfflineDrafter(JinjaRenderer()),
+        voice=Voice(brand=brand.name, signature=brand.signature),
+        approval=ApprovalPolicy(approvers=frozenset(settings.approval.approvers)),
+        identity=Identity(thread_secret=secret, domain=brand.message_id_domain),
+    )

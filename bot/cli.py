@@ -1,0 +1,404 @@
+"""The `supportbot` command line: run, ingest, triage, tickets, quarantine, db.
+
+Commands are thin: they load settings, call `bootstrap`, and print. Expected failures
+(`SupportbotError`, a missing file) print one line and exit 2; nothing prints a traceback
+unless `--debug` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from bot.bootstrap import Services, bootstrap
+from bot.settings import Settings, load_settings
+from channels.email.files import list_mail_sources
+from core.errors import NotFound, SupportbotError
+from core.model import Conversation, Disposition, QuarantineStatus, Ticket, TicketStatus, Tier
+from core.pipeline import TriageInput, run_triage
+from core.queries import load_conversation
+
+app = typer.Typer(
+    help="supportbot: email and Slack support with drafted replies that agents approve.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+tickets_app = typer.Typer(help="Look at tickets.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(tickets_app, name="tickets")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+COUNT_KEYS = {
+    Disposition.NEW_TICKET: "new_tickets",
+    Disposition.FOLLOWUP: "followups",
+    Disposition.DUPLICATE: "duplicates",
+    Disposition.QUARANTINED: "quarantined",
+    Disposition.IGNORED_AUTOMATIC: "ignored_automatic",
+}
+
+
+class _State:
+    config: Path | None = None
+    debug: bool = False
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+            logging.basicConfig(
+                level=logging.DEBUG if self.debug else self._settings.log_level,
+                format="%(levelname)s %(name)s: %(message)s",
+                stream=sys.stderr,
+            )
+        return self._settings
+
+    def services(self) -> Services:
+        return bootstrap(self.settings())
+
+
+state = _State()
+
+
+@app.callback()
+def _options(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="TOML settings file (or set SUPPORTBOT_CONFIG)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks and debug logs.")] = False,
+) -> None:
+    state.config = config
+    state.debug = debug
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+@app.command()
+def triage(
+    text: Annotated[str, typer.Argument(help="The customer's message.")],
+    subject: Annotated[str, typer.Option("--subject", "-s")] = "",
+    sender: Annotated[
+        str | None, typer.Option("--from", help="Sender address: their tier is looked up.")
+    ] = None,
+    tier: Annotated[Tier | None, typer.Option(help="Customer tier (overrides --from).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Classify a text as a ticket would be, without storing anything."""
+    settings = state.settings()
+    now = datetime.now().astimezone()
+    result = run_triage(
+        TriageInput(subject=subject, text=text, created_at=now, tier=tier or _tier_of(sender)),
+        policy=settings.triage,
+    )
+    data = {
+        "category": result.category,
+        "category_confidence": round(result.category_confidence, 3),
+        "priority": result.priority.value,
+        "priority_label": result.priority.label,
+        "priority_score": round(result.priority_score, 2),
+        "sentiment": result.sentiment,
+        "sentiment_score": round(result.sentiment_score, 3),
+        "language": result.language,
+        "sla": {
+            "first_response_due": _iso(result.sla.first_response_due),
+            "resolution_due": _iso(result.sla.resolution_due),
+        },
+        "signals": list(result.signals),
+    }
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in data.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        table.add_row(key, json.dumps(shown) if isinstance(shown, dict) else str(shown))
+    out.print(table)
+
+
+def _tier_of(sender: str | None) -> Tier:
+    """A known customer's tier, read only if the database already exists (triage stores
+    nothing, so it must not create one either)."""
+    if not sender:
+        return Tier.FREE
+    url = state.settings().database.url
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
+        return Tier.FREE
+    services = bootstrap(state.settings(), migrate=False)
+    try:
+        with services.new_uow() as uow:
+            customer = uow.customers.get_by_email(sender)
+    except Exception:  # no schema yet, or the server is down: triage still answers
+        return Tier.FREE
+    return customer.tier if customer else Tier.FREE
+
+
+@contextmanager
+def _progress(total: int, *, enabled: bool) -> Iterator[Any]:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not enabled,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("ingesting", total=total)
+        yield lambda: progress.advance(task)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help=".eml/.box files, Maildir folders, mbox.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Load stored mail into tickets through the same intake as live mail. Idempotent."""
+    services = state.services()
+    try:
+        listing = list_mail_sources(paths)
+    except FileNotFoundError as exc:
+        raise SupportbotError(str(exc)) from None
+    counts: Counter[Disposition] = Counter()
+    with _progress(len(listing.sources), enabled=err.is_terminal) as advance:
+        for source in listing.sources:
+            counts[services.receive(services.parse_email(source.read())).disposition] += 1
+            advance()
+    summary = {key: counts[d] for d, key in COUNT_KEYS.items()}
+    if listing.skipped:
+        err.print(
+            f"skipped {len(listing.skipped)} file(s) that are not mail (e.g. {listing.skipped[0]})"
+        )
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(", ".join(f"{key.replace('_', ' ')}: {n}" for key, n in summary.items()))
+
+
+@tickets_app.command("list")
+def tickets_list(
+    status: Annotated[TicketStatus | None, typer.Option(help="Only this status.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Newest tickets first."""
+    services = state.services()
+    with services.new_uow() as uow:
+        rows = uow.tickets.list(status=status, limit=limit)
+    if as_json:
+        _print_json([_ticket_json(t) for t in rows])
+        return
+    table = Table(
+        "ref", "status", "priority", "category", "sentiment", "first response due", "subject"
+    )
+    for t in rows:
+        table.add_row(
+            t.ref,
+            t.status,
+            f"{t.priority} {t.priority.label}",
+            t.category,
+            str(t.sentiment),
+            _iso(t.first_response_due) or "-",
+            t.subject[:60],
+        )
+    out.print(table)
+
+
+@tickets_app.command("show")
+def tickets_show(
+    ref: Annotated[str, typer.Argument(help="Ticket reference, e.g. T42.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A ticket with its conversation and drafts."""
+    services = state.services()
+    with services.new_uow() as uow:
+        conversation = load_conversation(uow, ref)
+    if as_json:
+        _print_json(_conversation_json(conversation))
+        return
+    t = conversation.ticket
+    out.print(f"[bold]{t.ref}[/bold] {t.subject}", markup=True, highlight=False)
+    out.print(
+        f"{t.status} · {t.priority} {t.priority.label} · {t.category} · "
+        f"sentiment {t.sentiment} · {conversation.customer.email}",
+        markup=False,
+    )
+    out.print(
+        f"first response due {_iso(t.first_response_due)}, resolution due {_iso(t.resolution_due)}",
+        markup=False,
+    )
+    for m in conversation.messages:
+        label = f"{m.direction} {m.author} {_iso(m.created_at)}"
+        if m.automatic:
+            label += f" (automatic: {m.automatic})"
+        out.print(f"\n--- {label}", markup=False)
+        out.print(m.text.strip(), markup=False, highlight=False)
+    for d in conversation.drafts:
+        out.print(f"\n=== draft v{d.version} [{d.status}] by {d.provider}", markup=False)
+        out.print(d.text.strip(), markup=False, highlight=False)
+
+
+def _ticket_json(t: Ticket) -> dict[str, Any]:
+    data = asdict(t)
+    data["priority_label"] = t.priority.label
+    return {k: _iso(v) if isinstance(v, datetime) else v for k, v in data.items()}
+
+
+def _conversation_json(c: Conversation) -> dict[str, Any]:
+    def plain(record: Any, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(record).items() if k not in drop}
+        return {k: _iso(v) if isinstance(v, datetime) else v for k, v in data.items()}
+
+    return {
+        "ticket": _ticket_json(c.ticket),
+        "customer": plain(c.customer),
+        "messages": [
+            {
+                **plain(m, drop=("raw", "attachments")),
+                "attachments": [
+                    {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+                    for a in m.attachments
+                ],
+            }
+            for m in c.messages
+        ],
+        "drafts": [plain(d) for d in c.drafts],
+    }
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also ignored automatic mail and reprocessed items.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Messages held for a person, with the reason."""
+    services = state.services()
+    with services.new_uow() as uow:
+        items = uow.quarantine.list(status=None if show_all else QuarantineStatus.HELD)
+    rows = [
+        {
+            "id": q.id,
+            "status": q.status,
+            "channel": q.channel,
+            "received_at": _iso(q.received_at),
+            "bytes": len(q.raw),
+            "reason": q.reason,
+        }
+        for q in items
+    ]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("id", "status", "channel", "received", "bytes", "reason")
+    for r in rows:
+        table.add_row(
+            *(str(r[k]) for k in ("id", "status", "channel", "received_at", "bytes", "reason"))
+        )
+    out.print(table)
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    item_id: Annotated[int | None, typer.Argument(help="Quarantine id.")] = None,
+    retry_all: Annotated[bool, typer.Option("--all", help="Every held item.")] = False,
+) -> None:
+    """Run held messages through intake again, e.g. after a fix or a configuration change."""
+    if (item_id is None) == (not retry_all):
+        raise SupportbotError("give either a quarantine id or --all")
+    services = state.services()
+    if retry_all:
+        with services.new_uow() as uow:
+            ids = [q.id for q in uow.quarantine.list(status=QuarantineStatus.HELD) if q.id]
+    else:
+        ids = [item_id] if item_id is not None else []
+    for qid in ids:
+        result = services.retry(qid)
+        where = f" → {result.ticket_ref}" if result.ticket_ref else ""
+        out.print(f"{qid}: {result.disposition}{where} {result.reason}".rstrip(), markup=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    from core.storage.migrate import current_revision, upgrade
+
+    url = state.settings().database.url
+    upgrade(url)
+    out.print(f"database at revision {current_revision(url)}", markup=False)
+
+
+@app.command()
+def run() -> None:
+    """Start every configured channel and the scheduler; stop with Ctrl-C."""
+    from bot.scheduler import start_ticker
+
+    services = state.services()
+    scheduler = start_ticker(services, handlers={})
+    err.print(f"database: {_redact_url(services.settings.database.url)}", markup=False)
+    err.print("drafting: offline templates (no LLM configured)", markup=False)
+    err.print("scheduler: running (UTC ticker)", markup=False)
+    for line in _channel_status():
+        err.print(line, markup=False)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    err.print("supportbot is running; press Ctrl-C to stop.", markup=False)
+    stop.wait()
+    scheduler.shutdown(wait=True)
+    err.print("stopped.", markup=False)
+
+
+def _channel_status() -> list[str]:
+    """Say which channels are off and how to turn them on, rather than failing."""
+    return [
+        "email: off (this version ingests files: `supportbot ingest PATH`; IMAP mailboxes "
+        "come as [[mailboxes]] in the config)",
+        "slack: off (approval threads need a [slack] section with bot and app tokens)",
+        "web: off (the REST API and dashboard are not part of this version)",
+    ]
+
+
+def _redact_url(url: str) -> str:
+    """Never print a password in a database URL."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    try:
+        app()
+    except (SupportbotError, NotFound) as exc:
+        if state.debug:
+            raise
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise SystemExit(2) from None

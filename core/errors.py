@@ -1,0 +1,35 @@
+"""The exception tree of supportbot: what callers may catch, and what each branch means.
+
+    SupportbotError                 anything we raise on purpose
+    ├── ConfigError                 bad or missing configuration; names the key
+    ├── NotFound                    a ticket, draft or quarantined item that does not exist
+    ├── NotAuthorised               the actor may not take this decision
+    └── InvalidInput                a request that cannot be acted on as given
+
+Races that are normal in a help desk (a double click, a stale draft version) are not errors:
+the approval functions return an outcome saying nothing changed.
+"""
+
+from __future__ import annotations
+
+
+class SupportbotError(Exception):
+    """Base of every error we raise on purpose; the CLI prints these without a traceback."""
+
+
+class ConfigError(SupportbotError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"configuration error at '{key}': {message}")
+        self.key = key
+
+
+class NotFound(SupportbotError):
+    pass
+
+
+class NotAuthorised(SupportbotError):
+    pass
+
+
+class InvalidInput(SupportbotError):
+    pass

@@ -1,0 +1,390 @@
+"""Intake: the one function every channel calls with an inbound message.
+
+`handle_inbound` stores the message before anything else can go wrong, decides whether it
+opens a ticket, follows one up, is a duplicate, or is automatic mail, and commits. A message
+it cannot process is quarantined with its raw bytes and the reason (Mailman's shunt queue):
+nothing is dropped, and a person can reprocess it later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from core.errors import NotFound
+from core.model import (
+    AuditEvent,
+    AutoKind,
+    Customer,
+    Direction,
+    Disposition,
+    InboundMessage,
+    Message,
+    QuarantineItem,
+    QuarantineStatus,
+    Ticket,
+    TicketStatus,
+    Tier,
+)
+from core.pipeline import TriageInput, TriagePolicy, escalate_priority, run_triage
+from core.ports import Clock, UnitOfWork
+from core.threading import find_subject_ref, ref_from_message_id
+from core.triage.sla import resume_sla, sla_target_for
+
+log = logging.getLogger(__name__)
+
+_MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """What intake needs besides the message: policy, time and our identity."""
+
+    clock: Clock
+    policy: TriagePolicy
+    thread_secret: bytes
+    own_addresses: frozenset[str] = frozenset()  # mail from these is our own, looping back
+    repeat_window: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    disposition: Disposition
+    ticket_id: int | None = None
+    ticket_ref: str | None = None
+    message_id: int | None = None
+    quarantine_id: int | None = None
+    needs_draft: bool = False
+    reason: str = ""
+
+
+def handle_inbound(uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext) -> IntakeResult:
+    """Store and route one message; idempotent on the message's source id or content hash.
+
+    Any failure while deciding rolls back and quarantines the message in a fresh
+    transaction. Only if even that fails does the error propagate, so the channel does not
+    acknowledge the message and will deliver it again.
+    """
+    return _handle(uow, msg, ctx=ctx, retry_of=None)
+
+
+def retry_quarantined(
+    uow: UnitOfWork,
+    item_id: int,
+    *,
+    parse: Callable[[QuarantineItem], InboundMessage],
+    ctx: IntakeContext,
+) -> IntakeResult:
+    """Run a quarantined message through intake again (after a fix or a config change)."""
+    with uow:
+        item = uow.quarantine.get(item_id)
+    if item is None:
+        raise NotFound(f"no quarantined item {item_id}")
+    return _handle(uow, parse(item), ctx=ctx, retry_of=item)
+
+
+def _handle(
+    uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext, retry_of: QuarantineItem | None
+) -> IntakeResult:
+    try:
+        with uow:
+            result = _decide(uow, msg, ctx=ctx, retry_of=retry_of)
+            is_resolved = result.disposition is not Disposition.QUARANTINED
+            if retry_of is not None and retry_of.id is not None and is_resolved:
+                uow.quarantine.set_status(retry_of.id, QuarantineStatus.REPROCESSED)
+            uow.commit()
+            return result
+    except Exception as exc:  # the shunt: nothing is dropped, whatever went wrong
+        reason = f"processing failed: {type(exc).__name__}: {exc}"
+        log.exception("intake failed; quarantining", extra={"source_id": msg.dedupe_key})
+        if retry_of is not None and retry_of.id is not None:
+            return IntakeResult(Disposition.QUARANTINED, quarantine_id=retry_of.id, reason=reason)
+        with uow:
+            result = _quarantine(uow, msg, reason=reason, ctx=ctx)
+            uow.commit()
+            return result
+
+
+def _decide(
+    uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext, retry_of: QuarantineItem | None
+) -> IntakeResult:
+    key = msg.dedupe_key
+    stored = uow.messages.get_by_external_id(msg.channel, key)
+    if stored is not None:
+        ticket = uow.tickets.get(stored.ticket_id)
+        return IntakeResult(
+            Disposition.DUPLICATE,
+            ticket_id=stored.ticket_id,
+            ticket_ref=ticket.ref if ticket else None,
+            message_id=stored.id,
+        )
+    if retry_of is None and (held := uow.quarantine.get_by_source_id(key)) is not None:
+        return IntakeResult(Disposition.DUPLICATE, quarantine_id=held.id, reason=held.reason)
+    if msg.problem:
+        return _quarantine(uow, msg, reason=msg.problem, ctx=ctx, retry_of=retry_of)
+
+    ticket = _find_thread(uow, msg, ctx=ctx)
+    automatic = msg.automatic or (
+        AutoKind.OWN if msg.sender_email.lower() in ctx.own_addresses else None
+    )
+    if automatic is not None:
+        return _note_automatic(uow, msg, automatic, ticket, ctx=ctx)
+    if not msg.sender_email:
+        return _quarantine(uow, msg, reason="no usable sender address", ctx=ctx, retry_of=retry_of)
+
+    customer = _get_or_add_customer(uow, msg)
+    if ticket is not None:
+        return _add_followup(uow, msg, ticket, customer, ctx=ctx)
+    return _open_ticket(uow, msg, customer, ctx=ctx)
+
+
+def _find_thread(uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext) -> Ticket | None:
+    """Our own verifiable Message-IDs first, then any known id, then the subject token."""
+    ids = list(dict.fromkeys((*msg.in_reply_to, *reversed(msg.references))))
+    for message_id in ids:
+        ref = ref_from_message_id(message_id, secret=ctx.thread_secret)
+        if ref is not None and (ticket := uow.tickets.get_by_ref(ref)) is not None:
+            return ticket
+    if ids and (ticket_id := uow.messages.find_ticket_id(ids)) is not None:
+        return uow.tickets.get(ticket_id)
+    ref = find_subject_ref(msg.subject)
+    if ref is None or (ticket := uow.tickets.get_by_ref(ref)) is None:
+        return None
+    # A subject token is guessable, so it only counts from the ticket's own customer.
+    customer = uow.customers.get(ticket.customer_id)
+    if customer is not None and customer.email == msg.sender_email.lower():
+        return ticket
+    return None
+
+
+def _get_or_add_customer(uow: UnitOfWork, msg: InboundMessage) -> Customer:
+    email = msg.sender_email.lower()
+    customer = uow.customers.get_by_email(email)
+    if customer is None:
+        return uow.customers.add(Customer(email=email, name=msg.sender_name))
+    if not customer.name and msg.sender_name:
+        customer = replace(customer, name=msg.sender_name)
+        uow.customers.save(customer)
+    return customer
+
+
+def _store_message(
+    uow: UnitOfWork, msg: InboundMessage, ticket_id: int, *, automatic: AutoKind | None = None
+) -> Message:
+    return uow.messages.add(
+        Message(
+            ticket_id=ticket_id,
+            direction=Direction.INBOUND,
+            channel=msg.channel,
+            external_id=msg.dedupe_key,
+            author=msg.sender_email.lower() or msg.sender_name,
+            text=msg.text or msg.full_text,
+            created_at=msg.received_at,
+            raw=msg.raw,
+            subject=msg.subject,
+            automatic=automatic,
+            attachments=msg.attachments,
+        )
+    )
+
+
+def _open_ticket(
+    uow: UnitOfWork, msg: InboundMessage, customer: Customer, *, ctx: IntakeContext
+) -> IntakeResult:
+    assert customer.id is not None
+    now = ctx.clock.now()
+    repeats = uow.tickets.count_for_customer_since(customer.id, now - ctx.repeat_window)
+    triage = run_triage(
+        TriageInput(
+            subject=msg.subject,
+            text=msg.text or msg.full_text,
+            created_at=msg.received_at,
+            tier=customer.tier,
+            repeat_contacts=repeats,
+        ),
+        policy=ctx.policy,
+    )
+    ticket = uow.tickets.add(
+        Ticket(
+            subject=msg.subject.strip() or "(no subject)",
+            customer_id=customer.id,
+            channel=msg.channel,
+            created_at=msg.received_at,
+            updated_at=now,
+            category=triage.category,
+            category_confidence=triage.category_confidence,
+            priority=triage.priority,
+            priority_score=triage.priority_score,
+            sentiment=triage.sentiment,
+            sentiment_score=triage.sentiment_score,
+            language=triage.language,
+            first_response_due=triage.sla.first_response_due,
+            resolution_due=triage.sla.resolution_due,
+            thread_key=msg.thread_key,
+        )
+    )
+    assert ticket.id is not None
+    stored = _store_message(uow, msg, ticket.id)
+    _audit(
+        uow,
+        "ticket.created",
+        ticket.id,
+        ctx=ctx,
+        detail={"ref": ticket.ref, "priority": ticket.priority, "signals": list(triage.signals)},
+    )
+    return IntakeResult(
+        Disposition.NEW_TICKET,
+        ticket_id=ticket.id,
+        ticket_ref=ticket.ref,
+        message_id=stored.id,
+        needs_draft=True,
+    )
+
+
+def _add_followup(
+    uow: UnitOfWork, msg: InboundMessage, ticket: Ticket, customer: Customer, *, ctx: IntakeContext
+) -> IntakeResult:
+    assert ticket.id is not None
+    now = ctx.clock.now()
+    stored = _store_message(uow, msg, ticket.id)
+    triage = run_triage(
+        TriageInput(
+            subject=ticket.subject,
+            text=msg.text or msg.full_text,
+            created_at=ticket.created_at,
+            tier=customer.tier,
+        ),
+        policy=ctx.policy,
+    )
+    updated = replace(
+        _reopen(ticket, now=now, ctx=ctx, tier=customer.tier),
+        priority=escalate_priority(ticket.priority, triage.priority),
+        priority_score=max(ticket.priority_score, triage.priority_score),
+        sentiment=triage.sentiment,
+        sentiment_score=triage.sentiment_score,
+        updated_at=now,
+    )
+    if updated.priority != ticket.priority:
+        # A stricter target now applies; never extend a deadline already promised.
+        updated = replace(
+            updated,
+            first_response_due=_earliest(updated.first_response_due, triage.sla.first_response_due),
+            resolution_due=_earliest(updated.resolution_due, triage.sla.resolution_due),
+        )
+    uow.tickets.save(updated)
+    _audit(uow, "ticket.followup", ticket.id, ctx=ctx, detail={"message_id": stored.id})
+    return IntakeResult(
+        Disposition.FOLLOWUP,
+        ticket_id=ticket.id,
+        ticket_ref=ticket.ref,
+        message_id=stored.id,
+        needs_draft=True,
+    )
+
+
+def _reopen(ticket: Ticket, *, now: datetime, ctx: IntakeContext, tier: Tier) -> Ticket:
+    """A customer's reply restarts a paused SLA clock and reopens a solved ticket."""
+    if ticket.status is TicketStatus.PENDING and ticket.sla_paused_at is not None:
+        calendar = sla_target_for(ticket.priority, tier, policy=ctx.policy.sla).calendar
+        return replace(
+            ticket,
+            status=TicketStatus.OPEN,
+            sla_paused_at=None,
+            resolution_due=resume_sla(
+                ticket.resolution_due,
+                paused_at=ticket.sla_paused_at,
+                resumed_at=now,
+                policy=ctx.policy.sla,
+                calendar=calendar,
+            ),
+        )
+    if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CLOSED):
+        return replace(ticket, status=TicketStatus.OPEN, resolved_at=None, sla_paused_at=None)
+    return ticket
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    values = [v for v in (a, b) if v is not None]
+    return min(values) if values else None
+
+
+def _note_automatic(
+    uow: UnitOfWork,
+    msg: InboundMessage,
+    kind: AutoKind,
+    ticket: Ticket | None,
+    *,
+    ctx: IntakeContext,
+) -> IntakeResult:
+    """Automatic mail is kept and noted, never drafted to or answered (loop defence)."""
+    for address in msg.bounced_recipients:
+        customer = uow.customers.get_by_email(address.lower())
+        if customer is not None and not customer.bounced:
+            uow.customers.save(replace(customer, bounced=True))
+            _audit(uow, "customer.bounced", None, ctx=ctx, detail={"customer_id": customer.id})
+    if ticket is None or ticket.id is None:
+        held = uow.quarantine.add(
+            QuarantineItem(
+                channel=msg.channel,
+                raw=msg.raw,
+                reason=f"automatic message ({kind}) that matches no ticket",
+                received_at=msg.received_at,
+                source_id=msg.dedupe_key,
+                status=QuarantineStatus.IGNORED,
+            )
+        )
+        return IntakeResult(Disposition.IGNORED_AUTOMATIC, quarantine_id=held.id, reason=kind)
+    stored = _store_message(uow, msg, ticket.id, automatic=kind)
+    _audit(uow, "message.automatic", ticket.id, ctx=ctx, detail={"kind": kind})
+    return IntakeResult(
+        Disposition.IGNORED_AUTOMATIC,
+        ticket_id=ticket.id,
+        ticket_ref=ticket.ref,
+        message_id=stored.id,
+        reason=kind,
+    )
+
+
+def _quarantine(
+    uow: UnitOfWork,
+    msg: InboundMessage,
+    *,
+    reason: str,
+    ctx: IntakeContext,
+    retry_of: QuarantineItem | None = None,
+) -> IntakeResult:
+    if retry_of is not None:
+        return IntakeResult(Disposition.QUARANTINED, quarantine_id=retry_of.id, reason=reason)
+    item = uow.quarantine.add(
+        QuarantineItem(
+            channel=msg.channel,
+            raw=msg.raw,
+            reason=reason[:_MAX_REASON],
+            received_at=msg.received_at,
+            source_id=msg.dedupe_key,
+        )
+    )
+    _audit(uow, "message.quarantined", None, ctx=ctx, detail={"quarantine_id": item.id})
+    return IntakeResult(Disposition.QUARANTINED, quarantine_id=item.id, reason=reason)
+
+
+def _audit(
+    uow: UnitOfWork,
+    action: str,
+    ticket_id: int | None,
+    *,
+    ctx: IntakeContext,
+    detail: dict[str, object],
+) -> None:
+    uow.audit.add(
+        AuditEvent(
+            actor="supportbot",
+            action=action,
+            at=ctx.clock.now(),
+            ticket_id=ticket_id,
+            detail=json.dumps(detail, default=str),
+        )
+    )

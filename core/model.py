@@ -1,0 +1,312 @@
+"""The domain's nouns: frozen records that cross every boundary, and the enums they use.
+
+Nothing here does I/O. Records are immutable so that a change is always an explicit
+`dataclasses.replace` followed by a repository call, never a silent mutation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Tier(StrEnum):
+    ENTERPRISE = "enterprise"
+    PAID = "paid"
+    FREE = "free"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"  # waiting on the customer: the SLA clock is paused
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+    @property
+    def label(self) -> str:
+        return _PRIORITY_LABELS[self]
+
+
+_PRIORITY_LABELS = {
+    Priority.P0: "critical",
+    Priority.P1: "high",
+    Priority.P2: "medium",
+    Priority.P3: "low",
+}
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SLACK = "slack"
+    WEB = "web"
+    API = "api"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    NOTE = "note"  # internal: never reaches the customer
+
+
+class AutoKind(StrEnum):
+    """Why an inbound message is automatic, and so must never be drafted to or answered."""
+
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    BULK = "bulk"
+    OWN = "own"  # our own outbound mail coming back
+
+
+class DraftStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    EDITED = "edited"  # approved with the approver's changes
+    REJECTED = "rejected"
+    SENT = "sent"
+    SUPERSEDED = "superseded"  # a newer version replaced it before anyone decided
+
+
+class Disposition(StrEnum):
+    """What intake did with one inbound message; the CLI counts these."""
+
+    NEW_TICKET = "new_ticket"
+    FOLLOWUP = "followup"
+    DUPLICATE = "duplicate"
+    QUARANTINED = "quarantined"
+    IGNORED_AUTOMATIC = "ignored_automatic"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class ActionStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class QuarantineStatus(StrEnum):
+    HELD = "held"  # waiting for a person
+    IGNORED = "ignored"  # automatic mail that matched no ticket: kept, but nobody is asked
+    REPROCESSED = "reprocessed"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+    content: bytes | None = None  # None when larger than the configured cap
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message from any channel, in the shape intake understands.
+
+    `raw` always travels along so the original can be stored and reprocessed. A channel
+    that could not make sense of the bytes still builds one of these with `problem` set,
+    and intake quarantines it: every ingress converges on `handle_inbound`.
+    """
+
+    channel: Channel
+    raw: bytes
+    received_at: datetime
+    external_id: str | None = None  # Message-ID, Slack ts; None → a content hash is used
+    sender_email: str = ""
+    sender_name: str = ""
+    subject: str = ""
+    text: str = ""  # the new part, quotes and signature removed
+    full_text: str = ""  # the whole readable body
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
+    automatic: AutoKind | None = None
+    bounced_recipients: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    thread_key: str | None = None  # e.g. a Slack thread ts that groups follow-ups
+    problem: str | None = None  # set by a channel that could not parse the message
+
+    @property
+    def dedupe_key(self) -> str:
+        """The source's id, or a hash of the bytes when the source gave none."""
+        if self.external_id:
+            return self.external_id
+        return "sha256:" + hashlib.sha256(self.raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class Customer:
+    email: str
+    name: str = ""
+    tier: Tier = Tier.FREE
+    bounced: bool = False
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class SlaDue:
+    first_response_due: datetime | None
+    resolution_due: datetime | None
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    category: str
+    category_confidence: float
+    sentiment: int  # 1 (happy) … 5 (angry)
+    sentiment_score: float  # -1 … 1, negative is unhappy
+    priority: Priority
+    priority_score: float
+    language: str
+    sla: SlaDue
+    signals: tuple[str, ...] = ()  # human-readable reasons, shown to agents
+
+
+@dataclass(frozen=True)
+class Ticket:
+    subject: str
+    customer_id: int
+    channel: Channel
+    created_at: datetime
+    updated_at: datetime
+    status: TicketStatus = TicketStatus.NEW
+    category: str = "general"
+    category_confidence: float = 0.0
+    priority: Priority = Priority.P3
+    priority_score: float = 0.0
+    sentiment: int = 3
+    sentiment_score: float = 0.0
+    language: str = "en"
+    assignee: str | None = None
+    team: str | None = None
+    first_response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    first_responded_at: datetime | None = None
+    resolved_at: datetime | None = None
+    sla_paused_at: datetime | None = None
+    thread_key: str | None = None
+    id: int | None = None
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class Message:
+    ticket_id: int
+    direction: Direction
+    channel: Channel
+    external_id: str
+    author: str
+    text: str
+    created_at: datetime
+    raw: bytes | None = None
+    subject: str = ""
+    automatic: AutoKind | None = None
+    attachments: tuple[Attachment, ...] = ()
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    ticket_id: int
+    version: int
+    text: str
+    created_at: datetime
+    status: DraftStatus = DraftStatus.PENDING
+    provider: str = "offline"
+    model: str = ""
+    prompt_version: str = ""
+    fallback_reason: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    draft_id: int
+    version: int
+    actor: str
+    action: DraftStatus
+    at: datetime
+    diff: str = ""
+    reason: str = ""
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    ticket_id: int
+    draft_id: int
+    channel: Channel
+    recipient: str
+    subject: str
+    body: str
+    message_id: str  # deterministic, so a resend after a crash is recognisable
+    created_at: datetime
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0
+    sent_at: datetime | None = None
+    last_error: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class ScheduledAction:
+    kind: str
+    idem_key: str  # unique: `sla-warn:T42:first_response`, `digest:U123:2026-11-23`
+    due_at: datetime
+    ticket_id: int | None = None
+    payload: str = "{}"  # JSON, primitive values only
+    status: ActionStatus = ActionStatus.PENDING
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    actor: str
+    action: str
+    at: datetime
+    ticket_id: int | None = None
+    detail: str = "{}"  # JSON
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class QuarantineItem:
+    channel: Channel
+    raw: bytes
+    reason: str
+    received_at: datetime
+    source_id: str = ""  # the dedupe key of the message, when known
+    status: QuarantineStatus = QuarantineStatus.HELD
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A ticket with everything an agent needs to decide: for `tickets show` and the API."""
+
+    ticket: Ticket
+    customer: Customer
+    messages: tuple[Message, ...] = field(default_factory=tuple)
+    drafts: tuple[Draft, ...] = field(default_factory=tuple)

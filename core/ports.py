@@ -1,0 +1,178 @@
+"""The ports: small Protocols that `core/` needs and adapters (storage, channels) provide.
+
+Each repository covers one table's worth of questions. A `UnitOfWork` bundles them in one
+transaction, so a decision and its side-effect row (an approval and its outbox item) are
+committed together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from core.model import (
+    AuditEvent,
+    Channel,
+    Customer,
+    Decision,
+    Draft,
+    DraftStatus,
+    Message,
+    OutboxItem,
+    QuarantineItem,
+    QuarantineStatus,
+    ScheduledAction,
+    Ticket,
+    TicketStatus,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class Customers(Protocol):
+    def get(self, customer_id: int) -> Customer | None: ...
+    def get_by_email(self, email: str) -> Customer | None: ...
+    def add(self, customer: Customer) -> Customer: ...
+    def save(self, customer: Customer) -> None: ...
+
+
+class Tickets(Protocol):
+    def add(self, ticket: Ticket) -> Ticket:
+        """Insert; the returned copy carries the new `id` and public `ref`."""
+        ...
+
+    def get(self, ticket_id: int) -> Ticket | None: ...
+    def get_by_ref(self, ref: str) -> Ticket | None: ...
+    def save(self, ticket: Ticket) -> None: ...
+
+    def list(
+        self, *, status: TicketStatus | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Ticket]:
+        """Newest first."""
+        ...
+
+    def count_for_customer_since(self, customer_id: int, since: datetime) -> int:
+        """Tickets the customer opened since `since`: repeat contact raises priority."""
+        ...
+
+
+class Messages(Protocol):
+    def add(self, message: Message) -> Message: ...
+
+    def get_by_external_id(self, channel: Channel, external_id: str) -> Message | None:
+        """The stored message with this source id: the idempotency check of intake."""
+        ...
+
+    def find_ticket_id(self, external_ids: Sequence[str]) -> int | None:
+        """The ticket of the most recent message, in or out, whose id is among these."""
+        ...
+
+    def list_for_ticket(self, ticket_id: int) -> list[Message]:
+        """Oldest first."""
+        ...
+
+
+class Drafts(Protocol):
+    def add(self, draft: Draft) -> Draft: ...
+    def get(self, draft_id: int) -> Draft | None: ...
+    def latest_for_ticket(self, ticket_id: int) -> Draft | None: ...
+    def list_for_ticket(self, ticket_id: int) -> list[Draft]: ...
+
+    def transition(
+        self,
+        draft_id: int,
+        *,
+        version: int,
+        from_statuses: Sequence[DraftStatus],
+        to_status: DraftStatus,
+        actor: str | None = None,
+        at: datetime | None = None,
+        text: str | None = None,
+    ) -> bool:
+        """Conditional update: True only if the draft was at `version` in one of
+        `from_statuses`. This is what makes a double click or two approvers act once."""
+        ...
+
+    def add_decision(self, decision: Decision) -> Decision: ...
+    def list_decisions(self, draft_id: int) -> list[Decision]: ...
+
+
+class Outbox(Protocol):
+    def add(self, item: OutboxItem) -> OutboxItem: ...
+    def get(self, item_id: int) -> OutboxItem | None: ...
+    def list_for_ticket(self, ticket_id: int) -> list[OutboxItem]: ...
+
+    def mark_sent(self, item_id: int, *, at: datetime) -> bool:
+        """Conditional on the item still pending: a second sender learns it lost the race."""
+        ...
+
+
+class Quarantine(Protocol):
+    def add(self, item: QuarantineItem) -> QuarantineItem: ...
+    def get(self, item_id: int) -> QuarantineItem | None: ...
+    def get_by_source_id(self, source_id: str) -> QuarantineItem | None:
+        """The newest item for this source that is not yet reprocessed (held or ignored)."""
+        ...
+
+    def list(self, *, status: QuarantineStatus | None = None) -> list[QuarantineItem]: ...
+    def set_status(self, item_id: int, status: QuarantineStatus) -> None: ...
+
+
+class Audit(Protocol):
+    def add(self, event: AuditEvent) -> AuditEvent: ...
+    def list_for_ticket(self, ticket_id: int) -> list[AuditEvent]: ...
+
+
+class Actions(Protocol):
+    def add_if_absent(self, action: ScheduledAction) -> bool:
+        """Insert unless the idempotency key exists; True if inserted."""
+        ...
+
+    def get_by_key(self, idem_key: str) -> ScheduledAction | None: ...
+
+    def claim_due(
+        self, *, now: datetime, owner: str, lease_seconds: float, limit: int
+    ) -> list[ScheduledAction]:
+        """Lease due pending actions to `owner`; no other owner gets them until the lease ends."""
+        ...
+
+    def complete(self, action_id: int, *, owner: str) -> bool:
+        """Mark done if `owner` still holds the lease; False means another instance took over."""
+        ...
+
+
+class Renderer(Protocol):
+    """Renders the first of `names` that exists; keeps Jinja out of `core/`."""
+
+    def render(self, names: Sequence[str], context: Mapping[str, object]) -> str: ...
+
+
+class UnitOfWork(Protocol):
+    customers: Customers
+    tickets: Tickets
+    messages: Messages
+    drafts: Drafts
+    outbox: Outbox
+    quarantine: Quarantine
+    audit: Audit
+    actions: Actions
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...

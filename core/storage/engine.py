@@ -1,0 +1,72 @@
+"""Engines for a database URL, with the settings SQLite needs to survive several writers.
+
+SQLite (DESIGN §6): WAL so readers do not block the writer, `busy_timeout` so a writer waits
+for the lock instead of failing at once, `foreign_keys=ON` because SQLite leaves them off, and
+every transaction opened with `BEGIN IMMEDIATE`. A deferred `BEGIN` takes the write lock only
+at the first write; two such transactions that both read and then write deadlock, and SQLite
+answers one of them with "database is locked" without waiting. Taking the lock at BEGIN makes
+writers queue instead, which is also what serialises lease claims on SQLite. We use the
+documented recipe: disable pysqlite's own BEGIN handling (`isolation_level = None`) and emit
+ours from the `begin` event (SQLAlchemy docs, "Transactions with SQLite and the sqlite3
+driver").
+
+PostgreSQL goes through psycopg 3; a bare `postgresql://` URL is pointed at it, because
+SQLAlchemy would otherwise look for psycopg2, which we do not install.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+    """An engine for `url`; for a SQLite file, its parent directories are created first."""
+    parsed = _normalise(make_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        _create_parent_directory(parsed)
+        engine = create_engine(parsed, echo=echo)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+
+
+def is_sqlite(engine_or_connection: Engine | Connection) -> bool:
+    return engine_or_connection.dialect.name == "sqlite"
+
+
+def _normalise(url: URL) -> URL:
+    if url.drivername == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _create_parent_directory(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Our own BEGIN below replaces pysqlite's implicit one, so PRAGMAs here run outside
+        # any transaction (where `journal_mode` and `foreign_keys` take effect).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

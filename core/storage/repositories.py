@@ -1,0 +1,520 @@
+"""SQL implementations of the repository ports in core/ports.py, one class per Protocol.
+
+Each repository runs SQLAlchemy Core statements on the connection of the unit of work that
+owns it, so everything done through one unit of work is one transaction. Rows become the
+frozen records of core/model.py through one generic helper (`_record`) that fills a
+dataclass by field name and turns enum values back into enums; `_values` goes the other way.
+Only the fields that are not plain columns (attachments, references) are mapped by hand.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import typing
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from functools import cache
+from types import UnionType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Connection, Insert, RowMapping, Text, Update, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.errors import NotFound
+from core.model import (
+    ActionStatus,
+    Attachment,
+    AuditEvent,
+    Channel,
+    Customer,
+    Decision,
+    Draft,
+    DraftStatus,
+    Message,
+    OutboxItem,
+    OutboxStatus,
+    QuarantineItem,
+    QuarantineStatus,
+    ScheduledAction,
+    Ticket,
+    TicketStatus,
+)
+from core.storage import tables as t
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
+
+ConnectionSource = Callable[[], Connection]
+"""Returns the unit of work's current connection; repositories never own one."""
+
+
+# --- mapping between rows and records ------------------------------------------------------
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(value)
+
+
+def _converter_for(hint: Any) -> Callable[[Any], Any]:
+    """How a column value becomes the field's type: enums from their value, bytes from a
+    driver's buffer (psycopg may hand back memoryview); anything else passes through."""
+    for arg in typing.get_args(hint) if isinstance(hint, UnionType) else (hint,):
+        if isinstance(arg, type) and issubclass(arg, Enum):
+            return _optional(arg)
+        if arg is bytes:
+            return _optional(bytes)
+    return _identity
+
+
+@cache
+def _converters(cls: type[DataclassInstance]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _converter_for(hints[f.name])) for f in dataclasses.fields(cls))
+
+
+def _record(cls: type[R], row: RowMapping, **overrides: Any) -> R:
+    """Build `cls` from a row whose column names are the dataclass's field names."""
+    kwargs = {
+        name: overrides[name] if name in overrides else convert(row[name])
+        for name, convert in _converters(cls)
+    }
+    return cls(**kwargs)
+
+
+def _values(record: DataclassInstance, *, skip: Collection[str] = ("id",)) -> dict[str, Any]:
+    """Column values for `record`: its fields minus `skip`, enums as their string values."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(record):
+        if f.name in skip:
+            continue
+        value = getattr(record, f.name)
+        values[f.name] = value.value if isinstance(value, Enum) else value
+    return values
+
+
+def _inserted_id(connection: Connection, statement: Insert) -> int:
+    primary_key = connection.execute(statement).inserted_primary_key
+    assert primary_key is not None
+    return int(primary_key[0])
+
+
+def _require_id(record_id: int | None, what: str) -> int:
+    if record_id is None:
+        raise ValueError(f"cannot save a {what} without an id; add it first")
+    return record_id
+
+
+def _update_one(connection: Connection, statement: Update, what: str) -> None:
+    if connection.execute(statement).rowcount != 1:
+        raise NotFound(what)
+
+
+class _Repository:
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._connection = connection
+
+    @property
+    def _conn(self) -> Connection:
+        return self._connection()
+
+
+# --- repositories --------------------------------------------------------------------------
+
+
+def _normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class SqlCustomers(_Repository):
+    def get(self, customer_id: int) -> Customer | None:
+        return self._one(t.customers.c.id == customer_id)
+
+    def get_by_email(self, email: str) -> Customer | None:
+        """Case-insensitive: addresses are stored lower-cased, so the unique index decides."""
+        return self._one(t.customers.c.email == _normalise_email(email))
+
+    def add(self, customer: Customer) -> Customer:
+        customer = dataclasses.replace(customer, email=_normalise_email(customer.email))
+        new_id = _inserted_id(self._conn, t.customers.insert().values(**_values(customer)))
+        return dataclasses.replace(customer, id=new_id)
+
+    def save(self, customer: Customer) -> None:
+        customer_id = _require_id(customer.id, "customer")
+        customer = dataclasses.replace(customer, email=_normalise_email(customer.email))
+        statement = (
+            t.customers.update().where(t.customers.c.id == customer_id).values(**_values(customer))
+        )
+        _update_one(self._conn, statement, f"customer {customer_id}")
+
+    def _one(self, condition: Any) -> Customer | None:
+        row = self._conn.execute(select(t.customers).where(condition)).mappings().first()
+        return None if row is None else _record(Customer, row)
+
+
+class SqlTickets(_Repository):
+    def add(self, ticket: Ticket) -> Ticket:
+        """The public ref derives from the id, which exists only after the INSERT; both
+        statements run in the caller's transaction, so no one sees a ticket without a ref."""
+        new_id = _inserted_id(
+            self._conn, t.tickets.insert().values(**_values(ticket, skip=("id", "ref")))
+        )
+        ref = f"T{new_id}"
+        self._conn.execute(t.tickets.update().where(t.tickets.c.id == new_id).values(ref=ref))
+        return dataclasses.replace(ticket, id=new_id, ref=ref)
+
+    def get(self, ticket_id: int) -> Ticket | None:
+        return self._one(t.tickets.c.id == ticket_id)
+
+    def get_by_ref(self, ref: str) -> Ticket | None:
+        return self._one(t.tickets.c.ref == ref)
+
+    def save(self, ticket: Ticket) -> None:
+        """Writes every field but the id and the ref, which never change."""
+        ticket_id = _require_id(ticket.id, "ticket")
+        statement = (
+            t.tickets.update()
+            .where(t.tickets.c.id == ticket_id)
+            .values(**_values(ticket, skip=("id", "ref")))
+        )
+        _update_one(self._conn, statement, f"ticket {ticket_id}")
+
+    def list(
+        self, *, status: TicketStatus | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Ticket]:
+        query = select(t.tickets)
+        if status is not None:
+            query = query.where(t.tickets.c.status == status.value)
+        query = (
+            query.order_by(t.tickets.c.created_at.desc(), t.tickets.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_record(Ticket, row) for row in self._conn.execute(query).mappings()]
+
+    def count_for_customer_since(self, customer_id: int, since: datetime) -> int:
+        query = select(func.count()).where(
+            t.tickets.c.customer_id == customer_id, t.tickets.c.created_at >= since
+        )
+        return int(self._conn.execute(query).scalar_one())
+
+    def _one(self, condition: Any) -> Ticket | None:
+        row = self._conn.execute(select(t.tickets).where(condition)).mappings().first()
+        return None if row is None else _record(Ticket, row)
+
+
+def _attachment_metadata(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+    }
+
+
+class SqlMessages(_Repository):
+    def add(self, message: Message) -> Message:
+        values = _values(message)
+        values["attachments"] = [_attachment_metadata(a) for a in message.attachments]
+        new_id = _inserted_id(self._conn, t.messages.insert().values(**values))
+        if message.attachments:
+            self._conn.execute(
+                t.attachments.insert(),
+                [
+                    {**_attachment_metadata(a), "message_id": new_id, "content": a.content}
+                    for a in message.attachments
+                ],
+            )
+        return dataclasses.replace(message, id=new_id)
+
+    def get_by_external_id(self, channel: Channel, external_id: str) -> Message | None:
+        query = select(t.messages).where(
+            t.messages.c.channel == channel.value, t.messages.c.external_id == external_id
+        )
+        found = self._load(query)
+        return found[0] if found else None
+
+    def find_ticket_id(self, external_ids: Sequence[str]) -> int | None:
+        if not external_ids:
+            return None
+        query = (
+            select(t.messages.c.ticket_id)
+            .where(t.messages.c.external_id.in_(list(external_ids)))
+            .order_by(t.messages.c.created_at.desc(), t.messages.c.id.desc())
+            .limit(1)
+        )
+        ticket_id = self._conn.execute(query).scalar()
+        return None if ticket_id is None else int(ticket_id)
+
+    def list_for_ticket(self, ticket_id: int) -> list[Message]:
+        query = (
+            select(t.messages)
+            .where(t.messages.c.ticket_id == ticket_id)
+            .order_by(t.messages.c.created_at, t.messages.c.id)
+        )
+        return self._load(query)
+
+    def _load(self, query: Any) -> list[Message]:
+        """Messages with their attachments: two queries, however many messages."""
+        rows = list(self._conn.execute(query).mappings())
+        if not rows:
+            return []
+        by_message: dict[int, list[Attachment]] = {row["id"]: [] for row in rows}
+        attachment_rows = self._conn.execute(
+            select(t.attachments)
+            .where(t.attachments.c.message_id.in_(list(by_message)))
+            .order_by(t.attachments.c.id)
+        ).mappings()
+        for row in attachment_rows:
+            by_message[row["message_id"]].append(_record(Attachment, row))
+        return [_record(Message, row, attachments=tuple(by_message[row["id"]])) for row in rows]
+
+
+class SqlDrafts(_Repository):
+    def add(self, draft: Draft) -> Draft:
+        new_id = _inserted_id(self._conn, t.drafts.insert().values(**_values(draft)))
+        return dataclasses.replace(draft, id=new_id)
+
+    def get(self, draft_id: int) -> Draft | None:
+        row = (
+            self._conn.execute(select(t.drafts).where(t.drafts.c.id == draft_id)).mappings().first()
+        )
+        return None if row is None else _record(Draft, row)
+
+    def latest_for_ticket(self, ticket_id: int) -> Draft | None:
+        drafts = self.list_for_ticket(ticket_id)
+        return drafts[-1] if drafts else None
+
+    def list_for_ticket(self, ticket_id: int) -> list[Draft]:
+        """Oldest version first."""
+        query = (
+            select(t.drafts).where(t.drafts.c.ticket_id == ticket_id).order_by(t.drafts.c.version)
+        )
+        return [_record(Draft, row) for row in self._conn.execute(query).mappings()]
+
+    def transition(
+        self,
+        draft_id: int,
+        *,
+        version: int,
+        from_statuses: Sequence[DraftStatus],
+        to_status: DraftStatus,
+        actor: str | None = None,
+        at: datetime | None = None,
+        text: str | None = None,
+    ) -> bool:
+        """One conditional UPDATE, so the database decides a race: of two approvers (or two
+        clicks) only one matches `status IN (...)`; the other's UPDATE, blocked on the row
+        lock (PostgreSQL) or the write lock (SQLite), then matches nothing.
+
+        `None` keeps the stored value, so a later step (approved → sent) that names no actor
+        does not erase who approved.
+        """
+        if not from_statuses:
+            return False
+        c = t.drafts.c
+        statement = (
+            t.drafts.update()
+            .where(
+                c.id == draft_id,
+                c.version == version,
+                c.status.in_([s.value for s in from_statuses]),
+            )
+            .values(
+                status=to_status.value,
+                decided_by=func.coalesce(literal(actor, t.drafts.c.decided_by.type), c.decided_by),
+                decided_at=func.coalesce(literal(at, t.UtcDateTime()), c.decided_at),
+                text=func.coalesce(literal(text, Text()), c.text),
+            )
+        )
+        return self._conn.execute(statement).rowcount == 1
+
+    def add_decision(self, decision: Decision) -> Decision:
+        new_id = _inserted_id(self._conn, t.decisions.insert().values(**_values(decision)))
+        return dataclasses.replace(decision, id=new_id)
+
+    def list_decisions(self, draft_id: int) -> list[Decision]:
+        query = (
+            select(t.decisions)
+            .where(t.decisions.c.draft_id == draft_id)
+            .order_by(t.decisions.c.at, t.decisions.c.id)
+        )
+        return [_record(Decision, row) for row in self._conn.execute(query).mappings()]
+
+
+class SqlOutbox(_Repository):
+    def add(self, item: OutboxItem) -> OutboxItem:
+        values = _values(item)
+        values["references"] = " ".join(item.references)
+        new_id = _inserted_id(self._conn, t.outbox.insert().values(**values))
+        return dataclasses.replace(item, id=new_id)
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        found = self._load(select(t.outbox).where(t.outbox.c.id == item_id))
+        return found[0] if found else None
+
+    def list_for_ticket(self, ticket_id: int) -> list[OutboxItem]:
+        query = (
+            select(t.outbox)
+            .where(t.outbox.c.ticket_id == ticket_id)
+            .order_by(t.outbox.c.created_at, t.outbox.c.id)
+        )
+        return self._load(query)
+
+    def mark_sent(self, item_id: int, *, at: datetime) -> bool:
+        """Conditional on `pending`, like a draft transition: of two senders racing for the
+        same item, only one records the send."""
+        statement = (
+            t.outbox.update()
+            .where(t.outbox.c.id == item_id, t.outbox.c.status == OutboxStatus.PENDING.value)
+            .values(status=OutboxStatus.SENT.value, sent_at=at)
+        )
+        return self._conn.execute(statement).rowcount == 1
+
+    def _load(self, query: Any) -> list[OutboxItem]:
+        return [
+            _record(OutboxItem, row, references=tuple(row["references"].split()))
+            for row in self._conn.execute(query).mappings()
+        ]
+
+
+class SqlQuarantine(_Repository):
+    def add(self, item: QuarantineItem) -> QuarantineItem:
+        new_id = _inserted_id(self._conn, t.quarantine.insert().values(**_values(item)))
+        return dataclasses.replace(item, id=new_id)
+
+    def get(self, item_id: int) -> QuarantineItem | None:
+        found = self._load(select(t.quarantine).where(t.quarantine.c.id == item_id))
+        return found[0] if found else None
+
+    def get_by_source_id(self, source_id: str) -> QuarantineItem | None:
+        """The newest item for this source not yet reprocessed (held or ignored): a retried
+        message that fails again finds it and is not quarantined twice."""
+        query = (
+            select(t.quarantine)
+            .where(
+                t.quarantine.c.source_id == source_id,
+                t.quarantine.c.status != QuarantineStatus.REPROCESSED.value,
+            )
+            .order_by(t.quarantine.c.received_at.desc(), t.quarantine.c.id.desc())
+            .limit(1)
+        )
+        found = self._load(query)
+        return found[0] if found else None
+
+    def list(self, *, status: QuarantineStatus | None = None) -> list[QuarantineItem]:
+        """Newest first, like the ticket list."""
+        query = select(t.quarantine)
+        if status is not None:
+            query = query.where(t.quarantine.c.status == status.value)
+        return self._load(
+            query.order_by(t.quarantine.c.received_at.desc(), t.quarantine.c.id.desc())
+        )
+
+    def set_status(self, item_id: int, status: QuarantineStatus) -> None:
+        statement = (
+            t.quarantine.update().where(t.quarantine.c.id == item_id).values(status=status.value)
+        )
+        _update_one(self._conn, statement, f"quarantined item {item_id}")
+
+    def _load(self, query: Any) -> builtins.list[QuarantineItem]:
+        # `builtins.` because `list` in this class body is the method above.
+        return [_record(QuarantineItem, row) for row in self._conn.execute(query).mappings()]
+
+
+class SqlAudit(_Repository):
+    def add(self, event: AuditEvent) -> AuditEvent:
+        new_id = _inserted_id(self._conn, t.audit_events.insert().values(**_values(event)))
+        return dataclasses.replace(event, id=new_id)
+
+    def list_for_ticket(self, ticket_id: int) -> list[AuditEvent]:
+        query = (
+            select(t.audit_events)
+            .where(t.audit_events.c.ticket_id == ticket_id)
+            .order_by(t.audit_events.c.at, t.audit_events.c.id)
+        )
+        return [_record(AuditEvent, row) for row in self._conn.execute(query).mappings()]
+
+
+class SqlActions(_Repository):
+    """Durable scheduled actions, leased to one owner at a time (notes/libraries.md §2)."""
+
+    def add_if_absent(self, action: ScheduledAction) -> bool:
+        """`ON CONFLICT DO NOTHING`: several instances may enqueue the same idempotency key
+        at once, and the unique index keeps exactly one without anyone seeing an error."""
+        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            insert(t.scheduled_actions)
+            .values(**_values(action))
+            .on_conflict_do_nothing(index_elements=[t.scheduled_actions.c.idem_key])
+            # A returned id, not rowcount: with RETURNING, psycopg reports rowcount -1.
+            .returning(t.scheduled_actions.c.id)
+        )
+        return self._conn.execute(statement).first() is not None
+
+    def get_by_key(self, idem_key: str) -> ScheduledAction | None:
+        query = select(t.scheduled_actions).where(t.scheduled_actions.c.idem_key == idem_key)
+        row = self._conn.execute(query).mappings().first()
+        return None if row is None else _record(ScheduledAction, row)
+
+    def claim_due(
+        self, *, now: datetime, owner: str, lease_seconds: float, limit: int
+    ) -> list[ScheduledAction]:
+        """Select due, unleased (or lease-expired) rows and lease them; the caller commits.
+
+        On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass over rows
+        another transaction is leasing right now instead of waiting for them. SQLite has no
+        row locks (SQLAlchemy renders no FOR UPDATE there), but the transaction began with
+        `BEGIN IMMEDIATE`, so no other writer runs between our SELECT and UPDATE.
+        """
+        c = t.scheduled_actions.c
+        claimable = (
+            c.status == ActionStatus.PENDING.value,
+            c.due_at <= now,
+            (c.lease_until.is_(None)) | (c.lease_until < now),
+        )
+        ids = list(
+            self._conn.execute(
+                select(c.id)
+                .where(*claimable)
+                .order_by(c.due_at, c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if not ids:
+            return []
+        statement = (
+            t.scheduled_actions.update()
+            .where(c.id.in_(ids), *claimable)
+            .values(
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=c.attempts + 1,
+            )
+            .returning(*t.scheduled_actions.c)
+        )
+        claimed = [
+            _record(ScheduledAction, row) for row in self._conn.execute(statement).mappings()
+        ]
+        return sorted(claimed, key=lambda action: (action.due_at, action.id or 0))
+
+    def complete(self, action_id: int, *, owner: str) -> bool:
+        c = t.scheduled_actions.c
+        statement = (
+            t.scheduled_actions.update()
+            .where(
+                c.id == action_id,
+                c.lease_owner == owner,
+                c.status == ActionStatus.PENDING.value,
+            )
+            # The port passes no time; done_at is for people reading the table, not for rules.
+            .values(status=ActionStatus.DONE.value, done_at=datetime.now(UTC))
+        )
+        return self._conn.execute(statement).rowcount == 1

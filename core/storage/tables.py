@@ -1,0 +1,255 @@
+"""The database schema as SQLAlchemy Core tables: the one source migrations are checked against.
+
+Enums are stored as their string values in VARCHAR columns rather than database enums, so a
+new `TicketStatus` or `Channel` needs no migration. Every timestamp is `UtcDateTime`: aware
+UTC in, aware UTC out, on PostgreSQL and on SQLite alike (DESIGN §3.7). Constraint names come
+from a naming convention, because Alembic's batch mode on SQLite can only drop a constraint it
+can name.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# Enum values are short; 32 leaves room for new members without a migration.
+_ENUM = String(32)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always aware UTC in Python, whatever the backend does.
+
+    PostgreSQL's `timestamptz` returns aware values in the session's zone; SQLite has no
+    timezone support and SQLAlchemy's SQLite DATETIME silently drops `tzinfo` without
+    converting. So we convert to UTC before storing (and strip the zone for SQLite, whose
+    fixed-width text format then sorts and compares correctly) and attach UTC on the way out.
+    A naive datetime is refused: it would be ambiguous, and time is UTC inside (DESIGN §3.7).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: store aware UTC datetimes only")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String, nullable=False, unique=True),  # stored lower-cased
+    Column("name", String, nullable=False),
+    Column("tier", _ENUM, nullable=False),
+    Column("bounced", Boolean, nullable=False),
+    Column("bounce_reason", Text),
+    # The record has no creation time, so the row gets one here.
+    Column("created_at", UtcDateTime, nullable=False, default=_utcnow),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Nullable only for the instant between INSERT and the UPDATE that sets `T{id}`.
+    Column("ref", String, unique=True),
+    Column("subject", Text, nullable=False),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False),
+    Column("channel", _ENUM, nullable=False),
+    Column("status", _ENUM, nullable=False),
+    Column("category", String, nullable=False),
+    Column("category_confidence", Float, nullable=False),
+    Column("priority", _ENUM, nullable=False),
+    Column("priority_score", Float, nullable=False),
+    Column("sentiment", Integer, nullable=False),
+    Column("sentiment_score", Float, nullable=False),
+    Column("language", String, nullable=False),
+    Column("assignee", String),
+    Column("team", String),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("first_response_due", UtcDateTime),
+    Column("resolution_due", UtcDateTime),
+    Column("first_responded_at", UtcDateTime),
+    Column("resolved_at", UtcDateTime),
+    Column("sla_paused_at", UtcDateTime),
+    Column("thread_key", String),
+    Index(None, "status", "priority"),
+    Index(None, "customer_id", "created_at"),
+    Index(None, "created_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", ForeignKey("tickets.id"), nullable=False),
+    Column("direction", _ENUM, nullable=False),
+    Column("channel", _ENUM, nullable=False),
+    Column("external_id", String, nullable=False),
+    Column("author", String, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("raw", LargeBinary),
+    Column("automatic", _ENUM),
+    # [{filename, content_type, size}]: lets lists show attachments without loading blobs.
+    Column("attachments", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("channel", "external_id"),
+    Index(None, "ticket_id"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", ForeignKey("messages.id"), nullable=False),
+    Column("filename", String, nullable=False),
+    Column("content_type", String, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary),  # NULL when the channel kept only the metadata
+    Index(None, "message_id"),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", ForeignKey("tickets.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", _ENUM, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("provider", String, nullable=False),
+    Column("model", String, nullable=False),
+    Column("prompt_version", String, nullable=False),
+    Column("fallback_reason", Text),
+    Column("decided_by", String),
+    Column("decided_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("ticket_id", "version"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("draft_id", ForeignKey("drafts.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("action", _ENUM, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("diff", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index(None, "draft_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", Integer, nullable=False),
+    Column("draft_id", Integer, nullable=False),
+    Column("channel", _ENUM, nullable=False),
+    Column("recipient", String, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("message_id", String, nullable=False, unique=True),
+    Column("in_reply_to", String),
+    # Whitespace-separated msg-ids, exactly as in the References header (RFC 5322 §3.6.4).
+    Column("references", Text, nullable=False),
+    Column("status", _ENUM, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("last_error", Text),
+    Index(None, "status"),
+    Index(None, "ticket_id"),
+)
+
+scheduled_actions = Table(
+    "scheduled_actions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("idem_key", String, nullable=False, unique=True),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("ticket_id", Integer),
+    Column("payload", Text, nullable=False),
+    Column("status", _ENUM, nullable=False),
+    Column("lease_owner", String),
+    Column("lease_until", UtcDateTime),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("done_at", UtcDateTime),
+    Index(None, "status", "due_at"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("ticket_id", Integer),
+    Column("detail", Text, nullable=False),
+    Index(None, "ticket_id"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", _ENUM, nullable=False),
+    Column("source_id", String, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", _ENUM, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "source_id"),
+)

@@ -1,0 +1,97 @@
+"""`SqlUnitOfWork`: one database connection and its transaction, behind the `UnitOfWork` port.
+
+Why SQLAlchemy Core and a Connection rather than the ORM and a Session: the domain records
+are frozen dataclasses that the ORM cannot map (it mutates instances and keeps an identity
+map that goes stale between transactions), so an ORM layer would need a second set of classes
+plus the same row-to-record mapping we write anyway. What matters here, the conditional
+UPDATE of an approval, `ON CONFLICT DO NOTHING` and `FOR UPDATE SKIP LOCKED`, are single Core
+statements, and with Core each repository method is exactly the SQL it runs.
+
+The connection is checked out on `__enter__` and returned on `__exit__`; a transaction begins
+with the first statement (SQLAlchemy's autobegin), so after `commit()` the same unit of work
+can go on with a new transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from core.ports import (
+    Actions,
+    Audit,
+    Customers,
+    Drafts,
+    Messages,
+    Outbox,
+    Quarantine,
+    Tickets,
+    UnitOfWork,
+)
+from core.storage.repositories import (
+    SqlActions,
+    SqlAudit,
+    SqlCustomers,
+    SqlDrafts,
+    SqlMessages,
+    SqlOutbox,
+    SqlQuarantine,
+    SqlTickets,
+)
+
+
+class SqlUnitOfWork:
+    """Use in a `with` block; leaving it rolls back whatever was not committed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+        self.customers: Customers = SqlCustomers(self._current)
+        self.tickets: Tickets = SqlTickets(self._current)
+        self.messages: Messages = SqlMessages(self._current)
+        self.drafts: Drafts = SqlDrafts(self._current)
+        self.outbox: Outbox = SqlOutbox(self._current)
+        self.quarantine: Quarantine = SqlQuarantine(self._current)
+        self.audit: Audit = SqlAudit(self._current)
+        self.actions: Actions = SqlActions(self._current)
+
+    def __enter__(self) -> Self:
+        if self._connection is not None:
+            raise RuntimeError("this unit of work is already in use; make a new one")
+        self._connection = self._engine.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            # Closing rolls back a transaction still in progress and returns the connection
+            # to the pool clean.
+            connection.close()
+
+    def commit(self) -> None:
+        self._current().commit()
+
+    def rollback(self) -> None:
+        self._current().rollback()
+
+    def _current(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("use the unit of work inside a `with` block")
+        return self._connection
+
+
+def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
+    """What services take: a zero-argument callable making a fresh unit of work each time."""
+
+    def make() -> UnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    return make

@@ -1,0 +1,346 @@
+"""In-memory fakes of the storage ports, for unit tests of `core/` (no mocks of our code).
+
+The fake keeps the semantics that matter: a transaction that is not committed leaves no
+trace, uniqueness of message source ids, and conditional draft transitions.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from core.model import (
+    ActionStatus,
+    AuditEvent,
+    Channel,
+    Customer,
+    Decision,
+    Draft,
+    DraftStatus,
+    Message,
+    OutboxItem,
+    OutboxStatus,
+    QuarantineItem,
+    QuarantineStatus,
+    ScheduledAction,
+    Ticket,
+    TicketStatus,
+)
+
+
+@dataclass
+class _Tables:
+    customers: dict[int, Customer] = field(default_factory=dict)
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+    messages: dict[int, Message] = field(default_factory=dict)
+    drafts: dict[int, Draft] = field(default_factory=dict)
+    decisions: dict[int, Decision] = field(default_factory=dict)
+    outbox: dict[int, OutboxItem] = field(default_factory=dict)
+    quarantine: dict[int, QuarantineItem] = field(default_factory=dict)
+    audit: dict[int, AuditEvent] = field(default_factory=dict)
+    actions: dict[int, ScheduledAction] = field(default_factory=dict)
+
+    def insert(self, table: dict[int, Any], row: Any) -> Any:
+        """Ids count per table from 1, as a database sequence would."""
+        row_id = max(table, default=0) + 1
+        row = replace(row, id=row_id)
+        table[row_id] = row
+        return row
+
+
+class FakeStore:
+    """The 'database': survives across units of work, like a real one."""
+
+    def __init__(self) -> None:
+        self.tables = _Tables()
+        self.fail_on: str | None = None  # name of a method that raises, to test the shunt
+
+    def uow(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+
+class _Repo:
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    @property
+    def t(self) -> _Tables:
+        return self._store.tables
+
+    def _maybe_fail(self, name: str) -> None:
+        if self._store.fail_on == name:
+            raise RuntimeError(f"injected failure in {name}")
+
+
+class FakeCustomers(_Repo):
+    def get(self, customer_id: int) -> Customer | None:
+        return self.t.customers.get(customer_id)
+
+    def get_by_email(self, email: str) -> Customer | None:
+        return next((c for c in self.t.customers.values() if c.email == email.lower()), None)
+
+    def add(self, customer: Customer) -> Customer:
+        if self.get_by_email(customer.email):
+            raise ValueError("duplicate customer email")
+        row: Customer = self.t.insert(
+            self.t.customers, replace(customer, email=customer.email.lower())
+        )
+        return row
+
+    def save(self, customer: Customer) -> None:
+        assert customer.id in self.t.customers
+        self.t.customers[customer.id] = customer
+
+
+class FakeTickets(_Repo):
+    def add(self, ticket: Ticket) -> Ticket:
+        self._maybe_fail("tickets.add")
+        row: Ticket = self.t.insert(self.t.tickets, ticket)
+        row = replace(row, ref=f"T{row.id}")
+        self.t.tickets[row.id] = row  # type: ignore[index]
+        return row
+
+    def get(self, ticket_id: int) -> Ticket | None:
+        return self.t.tickets.get(ticket_id)
+
+    def get_by_ref(self, ref: str) -> Ticket | None:
+        return next((t for t in self.t.tickets.values() if t.ref == ref), None)
+
+    def save(self, ticket: Ticket) -> None:
+        assert ticket.id in self.t.tickets
+        self.t.tickets[ticket.id] = ticket
+
+    def list(
+        self, *, status: TicketStatus | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Ticket]:
+        rows = [t for t in self.t.tickets.values() if status is None or t.status is status]
+        rows.sort(key=lambda t: (t.created_at, t.id or 0), reverse=True)
+        return rows[offset : offset + limit]
+
+    def count_for_customer_since(self, customer_id: int, since: datetime) -> int:
+        return sum(
+            1
+            for t in self.t.tickets.values()
+            if t.customer_id == customer_id and t.created_at >= since
+        )
+
+
+class FakeMessages(_Repo):
+    def add(self, message: Message) -> Message:
+        if self.get_by_external_id(message.channel, message.external_id):
+            raise ValueError("unique (channel, external_id) violated")
+        row: Message = self.t.insert(self.t.messages, message)
+        return row
+
+    def get_by_external_id(self, channel: Channel, external_id: str) -> Message | None:
+        return next(
+            (
+                m
+                for m in self.t.messages.values()
+                if m.channel is channel and m.external_id == external_id
+            ),
+            None,
+        )
+
+    def find_ticket_id(self, external_ids: Sequence[str]) -> int | None:
+        wanted = set(external_ids)
+        found = [m for m in self.t.messages.values() if m.external_id in wanted]
+        return max(found, key=lambda m: m.id or 0).ticket_id if found else None
+
+    def list_for_ticket(self, ticket_id: int) -> list[Message]:
+        return sorted(
+            (m for m in self.t.messages.values() if m.ticket_id == ticket_id),
+            key=lambda m: m.id or 0,
+        )
+
+
+class FakeDrafts(_Repo):
+    def add(self, draft: Draft) -> Draft:
+        if any(
+            d.ticket_id == draft.ticket_id and d.version == draft.version
+            for d in self.t.drafts.values()
+        ):
+            raise ValueError("unique (ticket_id, version) violated")
+        row: Draft = self.t.insert(self.t.drafts, draft)
+        return row
+
+    def get(self, draft_id: int) -> Draft | None:
+        return self.t.drafts.get(draft_id)
+
+    def latest_for_ticket(self, ticket_id: int) -> Draft | None:
+        drafts = self.list_for_ticket(ticket_id)
+        return drafts[-1] if drafts else None
+
+    def list_for_ticket(self, ticket_id: int) -> list[Draft]:
+        return sorted(
+            (d for d in self.t.drafts.values() if d.ticket_id == ticket_id),
+            key=lambda d: d.version,
+        )
+
+    def transition(
+        self,
+        draft_id: int,
+        *,
+        version: int,
+        from_statuses: Sequence[DraftStatus],
+        to_status: DraftStatus,
+        actor: str | None = None,
+        at: datetime | None = None,
+        text: str | None = None,
+    ) -> bool:
+        draft = self.t.drafts.get(draft_id)
+        if draft is None or draft.version != version or draft.status not in from_statuses:
+            return False
+        self.t.drafts[draft_id] = replace(
+            draft,
+            status=to_status,
+            decided_by=actor,
+            decided_at=at,
+            text=draft.text if text is None else text,
+        )
+        return True
+
+    def add_decision(self, decision: Decision) -> Decision:
+        row: Decision = self.t.insert(self.t.decisions, decision)
+        return row
+
+    def list_decisions(self, draft_id: int) -> list[Decision]:
+        return [d for d in self.t.decisions.values() if d.draft_id == draft_id]
+
+
+class FakeOutbox(_Repo):
+    def add(self, item: OutboxItem) -> OutboxItem:
+        if any(o.message_id == item.message_id for o in self.t.outbox.values()):
+            raise ValueError("unique message_id violated")
+        row: OutboxItem = self.t.insert(self.t.outbox, item)
+        return row
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        return self.t.outbox.get(item_id)
+
+    def list_for_ticket(self, ticket_id: int) -> list[OutboxItem]:
+        return [o for o in self.t.outbox.values() if o.ticket_id == ticket_id]
+
+    def mark_sent(self, item_id: int, *, at: datetime) -> bool:
+        item = self.t.outbox.get(item_id)
+        if item is None or item.status is not OutboxStatus.PENDING:
+            return False
+        self.t.outbox[item_id] = replace(item, status=OutboxStatus.SENT, sent_at=at)
+        return True
+
+
+class FakeQuarantine(_Repo):
+    def add(self, item: QuarantineItem) -> QuarantineItem:
+        row: QuarantineItem = self.t.insert(self.t.quarantine, item)
+        return row
+
+    def get(self, item_id: int) -> QuarantineItem | None:
+        return self.t.quarantine.get(item_id)
+
+    def get_by_source_id(self, source_id: str) -> QuarantineItem | None:
+        found = [
+            q
+            for q in self.t.quarantine.values()
+            if q.source_id == source_id and q.status is not QuarantineStatus.REPROCESSED
+        ]
+        return max(found, key=lambda q: q.id or 0) if found else None
+
+    def list(self, *, status: QuarantineStatus | None = None) -> list[QuarantineItem]:
+        return [q for q in self.t.quarantine.values() if status is None or q.status is status]
+
+    def set_status(self, item_id: int, status: QuarantineStatus) -> None:
+        self.t.quarantine[item_id] = replace(self.t.quarantine[item_id], status=status)
+
+
+class FakeAudit(_Repo):
+    def add(self, event: AuditEvent) -> AuditEvent:
+        row: AuditEvent = self.t.insert(self.t.audit, event)
+        return row
+
+    def list_for_ticket(self, ticket_id: int) -> list[AuditEvent]:
+        return [e for e in self.t.audit.values() if e.ticket_id == ticket_id]
+
+
+class FakeActions(_Repo):
+    def add_if_absent(self, action: ScheduledAction) -> bool:
+        if self.get_by_key(action.idem_key) is not None:
+            return False
+        self.t.insert(self.t.actions, action)
+        return True
+
+    def get_by_key(self, idem_key: str) -> ScheduledAction | None:
+        return next((a for a in self.t.actions.values() if a.idem_key == idem_key), None)
+
+    def claim_due(
+        self, *, now: datetime, owner: str, lease_seconds: float, limit: int
+    ) -> list[ScheduledAction]:
+        due = [
+            a
+            for a in sorted(self.t.actions.values(), key=lambda a: a.due_at)
+            if a.status is ActionStatus.PENDING
+            and a.due_at <= now
+            and (a.lease_until is None or a.lease_until < now)
+        ][:limit]
+        claimed = []
+        for a in due:
+            leased = replace(
+                a,
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=a.attempts + 1,
+            )
+            self.t.actions[a.id] = leased  # type: ignore[index]
+            claimed.append(leased)
+        return claimed
+
+    def complete(self, action_id: int, *, owner: str) -> bool:
+        a = self.t.actions.get(action_id)
+        if a is None or a.lease_owner != owner or a.status is not ActionStatus.PENDING:
+            return False
+        self.t.actions[action_id] = replace(a, status=ActionStatus.DONE)
+        return True
+
+
+class FakeUnitOfWork:
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+        self._snapshot: _Tables | None = None
+        self.commits = 0
+        self.customers = FakeCustomers(store)
+        self.tickets = FakeTickets(store)
+        self.messages = FakeMessages(store)
+        self.drafts = FakeDrafts(store)
+        self.outbox = FakeOutbox(store)
+        self.quarantine = FakeQuarantine(store)
+        self.audit = FakeAudit(store)
+        self.actions = FakeActions(store)
+
+    def __enter__(self) -> Self:
+        self._snapshot = copy.copy(self._store.tables)
+        for f in dataclasses.fields(self._snapshot):
+            value = getattr(self._snapshot, f.name)
+            if isinstance(value, dict):
+                setattr(self._snapshot, f.name, dict(value))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self._snapshot = None
+        self.commits += 1
+
+    def rollback(self) -> None:
+        if self._snapshot is not None:
+            self._store.tables = self._snapshot
+            self._snapshot = None

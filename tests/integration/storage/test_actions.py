@@ -1,0 +1,121 @@
+"""Scheduled actions: idempotent enqueue, leases, completion by the lease holder only, and
+exactly-once completion under concurrent claimers."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from core.model import ActionStatus
+from core.ports import UnitOfWork
+from tests.integration.storage import records
+from tests.integration.storage.records import at, id_of
+
+
+def test_add_if_absent_keeps_the_first(uow_factory: Callable[[], UnitOfWork]) -> None:
+    first = records.action("escalate:T1:breach", ticket_id=1, payload='{"level": 1}')
+    with uow_factory() as uow:
+        assert uow.actions.add_if_absent(first)
+        assert not uow.actions.add_if_absent(replace(first, kind="other", due_at=at(9)))
+        uow.commit()
+    with uow_factory() as uow:
+        assert not uow.actions.add_if_absent(first)
+        stored = uow.actions.get_by_key("escalate:T1:breach")
+        assert stored == replace(first, id=stored.id if stored else None)
+        assert uow.actions.get_by_key("escalate:T2:breach") is None
+
+
+def test_claim_due_leases_due_pending_actions_in_due_order(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    with uow_factory() as uow:
+        uow.actions.add_if_absent(records.action("b", due_at=at(2)))
+        uow.actions.add_if_absent(records.action("a", due_at=at(1)))
+        uow.actions.add_if_absent(records.action("c", due_at=at(3)))
+        uow.actions.add_if_absent(records.action("future", due_at=at(60)))
+        uow.actions.add_if_absent(records.action("done", due_at=at(0), status=ActionStatus.DONE))
+        uow.commit()
+
+        claimed = uow.actions.claim_due(now=at(10), owner="w1", lease_seconds=30, limit=2)
+        uow.commit()
+        assert [a.idem_key for a in claimed] == ["a", "b"]
+        assert all(a.lease_owner == "w1" and a.lease_until == at(10.5) for a in claimed)
+        assert all(a.attempts == 1 for a in claimed)
+        assert uow.actions.get_by_key("a") == claimed[0]
+
+        rest = uow.actions.claim_due(now=at(10), owner="w2", lease_seconds=30, limit=10)
+        uow.commit()
+        assert [a.idem_key for a in rest] == ["c"]
+        assert uow.actions.claim_due(now=at(10), owner="w3", lease_seconds=30, limit=10) == []
+
+
+def test_an_expired_lease_can_be_taken_over(uow_factory: Callable[[], UnitOfWork]) -> None:
+    with uow_factory() as uow:
+        uow.actions.add_if_absent(records.action("k"))
+        (mine,) = uow.actions.claim_due(now=at(1), owner="w1", lease_seconds=60, limit=5)
+        uow.commit()
+        assert uow.actions.claim_due(now=at(1.5), owner="w2", lease_seconds=60, limit=5) == []
+
+        (theirs,) = uow.actions.claim_due(now=at(2.5), owner="w2", lease_seconds=60, limit=5)
+        uow.commit()
+        assert (theirs.lease_owner, theirs.attempts) == ("w2", 2)
+        assert not uow.actions.complete(id_of(mine), owner="w1")
+        assert uow.actions.complete(id_of(theirs), owner="w2")
+        uow.commit()
+        done = uow.actions.get_by_key("k")
+        assert done is not None and done.status is ActionStatus.DONE
+
+
+def test_complete_only_by_the_holder_and_only_once(uow_factory: Callable[[], UnitOfWork]) -> None:
+    with uow_factory() as uow:
+        uow.actions.add_if_absent(records.action("k"))
+        unclaimed = uow.actions.get_by_key("k")
+        assert not uow.actions.complete(id_of(unclaimed), owner="w1")
+        (claimed,) = uow.actions.claim_due(now=at(1), owner="w1", lease_seconds=60, limit=5)
+        uow.commit()
+        assert not uow.actions.complete(id_of(claimed), owner="w2")
+        assert uow.actions.complete(id_of(claimed), owner="w1")
+        uow.commit()
+        assert not uow.actions.complete(id_of(claimed), owner="w1")
+        assert not uow.actions.complete(999999, owner="w1")
+        assert uow.actions.claim_due(now=at(100), owner="w1", lease_seconds=60, limit=5) == []
+
+
+def test_concurrent_claimers_complete_every_action_exactly_once(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    total, workers = 200, 4
+    with uow_factory() as uow:
+        for n in range(total):
+            uow.actions.add_if_absent(records.action(f"digest:U{n}:2026-11-23", due_at=at(n % 7)))
+        uow.commit()
+    now = at(60)
+    start = threading.Barrier(workers)
+
+    def work(owner: str) -> list[int]:
+        completed: list[int] = []
+        with uow_factory() as uow:
+            start.wait(timeout=10)
+            while claimed := uow.actions.claim_due(
+                now=now, owner=owner, lease_seconds=300, limit=7
+            ):
+                uow.commit()
+                for action in claimed:
+                    if uow.actions.complete(id_of(action), owner=owner):
+                        completed.append(id_of(action))
+                uow.commit()
+        return completed
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        per_worker = list(pool.map(work, [f"worker-{n}" for n in range(workers)]))
+
+    counts = Counter(action_id for completed in per_worker for action_id in completed)
+    assert len(counts) == total
+    assert set(counts.values()) == {1}
+    with uow_factory() as uow:
+        for n in range(total):
+            stored = uow.actions.get_by_key(f"digest:U{n}:2026-11-23")
+            assert stored is not None
+            assert (stored.status, stored.attempts) == (ActionStatus.DONE, 1)

@@ -1,0 +1,64 @@
+"""The unit of work: one transaction at a time, rolled back unless committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine
+
+from core.ports import UnitOfWork
+from core.storage import SqlUnitOfWork
+from tests.integration.storage import records
+
+
+def test_committed_work_is_visible_to_other_units(uow_factory: Callable[[], UnitOfWork]) -> None:
+    with uow_factory() as uow:
+        added = uow.customers.add(records.customer())
+        uow.commit()
+    with uow_factory() as other:
+        assert other.customers.get(records.id_of(added)) == added
+
+
+def test_leaving_without_commit_rolls_back(uow_factory: Callable[[], UnitOfWork]) -> None:
+    with uow_factory() as uow:
+        uow.customers.add(records.customer())
+    with uow_factory() as other:
+        assert other.customers.get_by_email("ada@example.test") is None
+
+
+def test_an_exception_rolls_back_and_propagates(uow_factory: Callable[[], UnitOfWork]) -> None:
+    with pytest.raises(RuntimeError, match="boom"), uow_factory() as uow:
+        uow.customers.add(records.customer())
+        raise RuntimeError("boom")
+    with uow_factory() as other:
+        assert other.customers.get_by_email("ada@example.test") is None
+
+
+def test_rollback_discards_and_the_unit_goes_on(uow_factory: Callable[[], UnitOfWork]) -> None:
+    with uow_factory() as uow:
+        uow.customers.add(records.customer(email="gone@example.test"))
+        uow.rollback()
+        uow.customers.add(records.customer(email="kept@example.test"))
+        uow.commit()
+    with uow_factory() as other:
+        assert other.customers.get_by_email("gone@example.test") is None
+        assert other.customers.get_by_email("kept@example.test") is not None
+
+
+def test_after_commit_a_new_transaction_begins(uow_factory: Callable[[], UnitOfWork]) -> None:
+    with uow_factory() as uow:
+        uow.customers.add(records.customer(email="first@example.test"))
+        uow.commit()
+        uow.customers.add(records.customer(email="second@example.test"))  # not committed
+    with uow_factory() as other:
+        assert other.customers.get_by_email("first@example.test") is not None
+        assert other.customers.get_by_email("second@example.test") is None
+
+
+def test_use_outside_a_with_block_is_an_error(engine: Engine) -> None:
+    uow = SqlUnitOfWork(engine)
+    with pytest.raises(RuntimeError, match="with"):
+        uow.customers.get(1)
+    with uow, pytest.raises(RuntimeError, match="already in use"):
+        uow.__enter__()
