@@ -71,7 +71,12 @@ class _State:
                 format="%(levelname)s %(name)s: %(message)s",
                 stream=sys.stderr,
             )
+            logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter
         return self._settings
+
+    def forget(self) -> None:
+        """Drop cached settings, so each invocation (or test run) reads its own."""
+        self._settings = None
 
     def services(self) -> Services:
         return bootstrap(self.settings())
@@ -90,6 +95,7 @@ def _options(
 ) -> None:
     state.config = config
     state.debug = debug
+    state.forget()
 
 
 def _print_json(value: object) -> None:
@@ -400,5 +406,5 @@ def main() -> None:
     except (SupportbotError, NotFound) as exc:
         if state.debug:
             raise
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise SystemExit(2) from None

@@ -199,8 +199,8 @@ class FakeDrafts(_Repo):
         self.t.drafts[draft_id] = replace(
             draft,
             status=to_status,
-            decided_by=actor,
-            decided_at=at,
+            decided_by=draft.decided_by if actor is None else actor,
+            decided_at=draft.decided_at if at is None else at,
             text=draft.text if text is None else text,
         )
         return True

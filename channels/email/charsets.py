@@ -57,10 +57,18 @@ _CHARSET_ALIASES: dict[str, str | None] = {
     "charset": None,
 }
 
+# 8-bit relatives to try after a 7-bit hint, keyed by codec-name prefix.
+_HINT_FAMILIES: dict[str, tuple[str, ...]] = {
+    "iso2022_jp": ("cp932", "euc_jp"),
+    "iso2022_kr": ("cp949",),
+}
+
 # The codecs whose label is so often wrong that valid UTF-8 beats it.
 _WEAK_LABELS = frozenset({"windows-1252"})
 
 _SURROGATE_RUN = re.compile("[\ud800-\udfff]+")
+
+_CP1252_FALLBACK = "supportbot-cp1252-fallback"
 
 
 def resolve_charset(label: str | None) -> str | None:
@@ -84,9 +92,9 @@ def decode_bytes(data: bytes, label: str | None = None) -> str:
     """
     if not data:
         return ""
-    if data.isascii():
-        return data.decode("ascii")
     codec = resolve_charset(label)
+    if data.isascii() and not is_seven_bit_stateful(codec):
+        return data.decode("ascii")
     if codec is None or codec in _WEAK_LABELS:
         return decode_guessing(data)
     try:
@@ -94,56 +102,93 @@ def decode_bytes(data: bytes, label: str | None = None) -> str:
     except (UnicodeDecodeError, LookupError):
         pass
     if codec == "utf-8":
-        return decode_broken_utf8(data)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode(codec, errors="replace")
+        return decode_mixed(data)
+    if not data.isascii():  # ASCII bytes "valid as UTF-8" say nothing: keep the label then
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return data.decode(codec, errors="replace")
 
 
-def decode_guessing(data: bytes) -> str:
-    """Decode 8-bit bytes without a trustworthy label: UTF-8, else windows-1252, else Latin-1."""
+def is_seven_bit_stateful(codec: str | None) -> bool:
+    """Whether a codec encodes non-ASCII text in ASCII bytes (ISO-2022-*, UTF-7, HZ): such
+    bodies look like ASCII but must still be decoded."""
+    return codec is not None and codec.replace("_", "-").startswith(("iso2022", "iso-2022", "utf-7", "hz"))
+
+
+def decode_guessing(data: bytes, hint: str | None = None) -> str:
+    """Decode 8-bit bytes without a trustworthy label: UTF-8, else the hint (a charset declared
+    elsewhere in the same mail), else UTF-8 with windows-1252 for the bytes that are not."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("windows-1252")
-    except UnicodeDecodeError:
-        # cp1252 leaves five bytes undefined; Latin-1 maps every byte.
-        return data.decode("latin-1")
+    for codec in expand_hint(resolve_charset(hint)):
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return decode_mixed(data)
 
 
-def decode_broken_utf8(data: bytes) -> str:
-    """Decode bytes labelled UTF-8 that are not valid UTF-8.
+def decode_mixed(data: bytes) -> str:
+    """Decode bytes that are not valid UTF-8: valid sequences as UTF-8, every other byte as
+    windows-1252 (Latin-1 for its five undefined bytes).
 
-    If no multi-byte sequence in them is valid the sender's client wrote a legacy 8-bit charset
-    under a UTF-8 label, so windows-1252 gives the right letters; otherwise they are UTF-8 with a
-    few damaged bytes, and replacement characters lose the least.
+    This is right both for Latin-1 text under a UTF-8 label (no sequence is valid, so every byte
+    becomes its cp1252 letter) and for text pasted together from UTF-8 and Latin-1 sources, which
+    support mail that went through several clients often is.
     """
-    lenient = data.decode("utf-8", errors="replace")
-    if any(ord(ch) > 0x7F and ch != "\ufffd" for ch in lenient):
-        return lenient
-    return decode_guessing(data)
+    return data.decode("utf-8", errors=_CP1252_FALLBACK)
 
 
-def scrub_text(text: str) -> str:
+def decode_byte_as_cp1252(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler for `decode_mixed`: the offending bytes as windows-1252."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    text = "".join(
+        bytes([byte]).decode("windows-1252", errors="ignore") or chr(byte) for byte in bad
+    )
+    return text, error.end
+
+
+def expand_hint(codec: str | None) -> tuple[str, ...]:
+    """The hinted codec and, for 7-bit Japanese and Korean mail, the 8-bit encodings the same
+    senders use in raw headers (a Shift_JIS subject on an ISO-2022-JP body is common)."""
+    if codec is None or codec in _WEAK_LABELS:
+        return ()
+    relatives = [extra for prefix, extra in _HINT_FAMILIES.items() if codec.startswith(prefix)]
+    return (codec, *(name for names in relatives for name in names))
+
+
+def scrub_text(text: str, hint: str | None = None) -> str:
     """Make a string safe to store: no lone surrogates, no NUL characters.
 
     The stdlib email package smuggles undecodable header bytes through as surrogate escapes
     (U+DC80–U+DCFF), which cannot be encoded to UTF-8 and so break databases and JSON; each run is
-    decoded as the bytes it stands for. PostgreSQL rejects NUL in text columns.
+    decoded as the bytes it stands for (see `decode_guessing` for `hint`). PostgreSQL rejects NUL
+    in text columns.
     """
     if "\x00" in text:
         text = text.replace("\x00", "")
     if not _SURROGATE_RUN.search(text):
         return text
-    return _SURROGATE_RUN.sub(decode_surrogate_run, text)
+    try:
+        # Raw header values are ASCII plus escapes: decode them whole, because a multi-byte
+        # character (Shift_JIS, GBK) can have an ASCII second byte that splits the runs.
+        return decode_guessing(text.encode("ascii", "surrogateescape"), hint)
+    except UnicodeEncodeError:
+        pass
+    return _SURROGATE_RUN.sub(lambda match: decode_surrogate_run(match.group(), hint), text)
 
 
-def decode_surrogate_run(match: re.Match[str]) -> str:
+def decode_surrogate_run(run: str, hint: str | None) -> str:
     """Turn one run of surrogate escapes back into bytes and decode those."""
-    run = match.group()
     if all("\udc80" <= ch <= "\udcff" for ch in run):
-        return decode_guessing(bytes(ord(ch) - 0xDC00 for ch in run))
+        return decode_guessing(bytes(ord(ch) - 0xDC00 for ch in run), hint)
     return "\ufffd" * len(run)
+
+
+codecs.register_error(_CP1252_FALLBACK, decode_byte_as_cp1252)

@@ -19,6 +19,8 @@ from channels.email.headers import (
     is_plausible_address,
     parse_address_list,
     read_addresses,
+    read_mime_param,
+    read_mime_type,
     read_raw_value,
     read_raw_values,
     read_text,
@@ -113,16 +115,16 @@ def classify_automatic(msg: Message) -> tuple[AutoKind | None, tuple[str, ...]]:
 
 def is_report(msg: Message, report_type: str) -> bool:
     """Whether the mail is a `multipart/report` of the given report-type (RFC 6522 §3)."""
-    if msg.get_content_type() != "multipart/report":
+    if read_mime_type(msg) != "multipart/report":
         return False
-    value = msg.get_param("report-type")
-    return isinstance(value, str) and value.strip().lower() == report_type
+    value = read_mime_param(msg, "report-type")
+    return value is not None and value.lower() == report_type
 
 
 def is_delivery_report(msg: Message) -> bool:
     """A DSN: `multipart/report; report-type=delivery-status` (RFC 3464, RFC 6522)."""
     return is_report(msg, "delivery-status") or any(
-        part.get_content_type() == "message/delivery-status" for part in msg.walk()
+        read_mime_type(part) == "message/delivery-status" for part in msg.walk()
     )
 
 
@@ -202,7 +204,7 @@ def is_exchange_generated(msg: Message) -> bool:
 def is_read_receipt(msg: Message) -> bool:
     """A message disposition notification (RFC 8098), i.e. a read receipt."""
     return is_report(msg, "disposition-notification") or any(
-        part.get_content_type() == "message/disposition-notification" for part in msg.walk()
+        read_mime_type(part) == "message/disposition-notification" for part in msg.walk()
     )
 
 
@@ -314,7 +316,7 @@ def read_dsn_failures(msg: Message) -> list[str]:
     """Final-Recipient of each DSN block whose Action is `failed` (RFC 3464 §2.3)."""
     failures: list[str] = []
     for part in msg.walk():
-        if part.get_content_type() == "message/delivery-status":
+        if read_mime_type(part) == "message/delivery-status":
             failures.extend(read_failed_blocks(split_status_blocks(part)))
     return failures
 
@@ -378,10 +380,10 @@ def read_failed_recipients_header(msg: Message) -> list[str]:
 def read_first_text(msg: Message) -> str:
     """The first text/plain part's decoded text: where a plain-text bounce explains itself."""
     for part in msg.walk():
-        if part.get_content_type() == "text/plain":
+        if read_mime_type(part) == "text/plain":
             raw = part.get_payload(decode=True)
             if isinstance(raw, bytes):
-                return normalise_newlines(decode_bytes(raw, part.get_content_charset()))
+                return normalise_newlines(decode_bytes(raw, read_mime_param(part, "charset")))
     return ""
 
 

@@ -14,20 +14,26 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import message_from_bytes, policy
+from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 
 from mailparser_reply import EmailReplyParser
 
-from channels.email.charsets import decode_bytes, scrub_text
+from channels.email.charsets import decode_bytes, resolve_charset, scrub_text
 from channels.email.headers import (
     decode_words,
     is_plausible_address,
     read_addresses,
     read_ids,
+    list_children,
+    read_disposition,
     read_message_id,
+    read_mime_param,
+    read_mime_type,
+    read_raw_values,
     read_text,
 )
 from channels.email.html import convert_html
@@ -48,6 +54,12 @@ _MAX_FILENAME_CHARS = 120
 _FILENAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 _HTML_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
+# The blank line that ends the header block, in any of the three line-ending conventions.
+_HEADER_END = re.compile(rb"\r?\n\r?\n|\r\r")
+# RFC 5322 §2.2: a field name is printable US-ASCII except colon, followed by a colon.
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
+# RFC 5322 §4.5.3 obsolete syntax allows blanks before the colon; the stdlib does not.
+_SPACE_BEFORE_COLON = re.compile(rb"^([!-9;-~]+)[ \t]+:")
 
 # Leaf types that never hold the sender's words even when they are text/*.
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
@@ -74,6 +86,7 @@ class _Options:
 
     max_attachment_bytes: int
     reply_languages: tuple[str, ...]
+    hint: str | None = None  # a charset declared in the mail, for raw 8-bit header bytes
 
 
 def parse_email(
@@ -90,7 +103,7 @@ def parse_email(
     """
     options = _Options(max_attachment_bytes=max_attachment_bytes, reply_languages=reply_languages)
     try:
-        return build_inbound(bytes(raw), received_at=received_at, options=options)
+        return build_inbound(raw, received_at=received_at, options=options)
     except Exception as exc:  # see docstring: the poller must survive any input
         return InboundMessage(
             channel=Channel.EMAIL,
@@ -111,9 +124,11 @@ def describe_failure(exc: Exception) -> str:
 
 def build_inbound(raw: bytes, *, received_at: datetime, options: _Options) -> InboundMessage:
     """Do the parse for `parse_email`; may raise, which the caller turns into a problem."""
-    msg = message_from_bytes(raw, policy=policy.default)
+    msg = read_message(raw)
     automatic, bounced = classify_automatic(msg)
-    sender_name, sender_email = choose_sender(msg)
+    hint = find_declared_charset(msg)
+    options = replace(options, hint=hint)
+    sender_name, sender_email = choose_sender(msg, hint=hint)
 
     collected = _Collected()
     collect_part(msg, collected, options=options, depth=0, in_report=False)
@@ -128,7 +143,7 @@ def build_inbound(raw: bytes, *, received_at: datetime, options: _Options) -> In
         external_id=read_message_id(msg),
         sender_email=sender_email,
         sender_name=sender_name,
-        subject=read_text(msg, "Subject"),
+        subject=read_text(msg, "Subject", hint=hint),
         text=join_blocks([new_part, *collected.forwards]),
         full_text=join_blocks([own_full, *collected.forwards]),
         in_reply_to=read_ids(msg, "In-Reply-To"),
@@ -158,17 +173,68 @@ def find_problem(
     return None
 
 
-def choose_sender(msg: Message) -> tuple[str, str]:
+def read_message(raw: bytes) -> Message:
+    """Parse bytes with the modern policy, retrying once with a repaired header block.
+
+    The stdlib ends the header block at the first line that is not a header, so one broken fold
+    (a tracking header whose continuation lost its indent) or a stray first line such as
+    "---- Original email message ----" turns every header after it into body text.
+    """
+    msg = message_from_bytes(raw, policy=policy.default)
+    if not any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
+        return msg
+    repaired = repair_header_block(raw)
+    return msg if repaired is None else message_from_bytes(repaired, policy=policy.default)
+
+
+def repair_header_block(raw: bytes) -> bytes | None:
+    """Re-indent the non-header lines inside the header block and drop those before it.
+
+    A line between two header lines is a continuation whose indent was lost (RFC 5322 §2.2.3
+    folding), so it is indented again; lines before the first header are debris such as a pasted
+    "---- Original email message ----". Lines after the last header stay: there the sender simply
+    omitted the blank line, and they are body. Returns None when there is nothing to repair, or
+    fewer than two header lines (which keeps arbitrary bytes from being taken for headers).
+    """
+    split = _HEADER_END.search(raw)
+    head, rest = (raw[: split.start()], raw[split.start() :]) if split else (raw, b"")
+    lines = head.splitlines(keepends=True)
+    header_rows = [i for i, line in enumerate(lines) if _HEADER_LINE.match(line)]
+    if len(header_rows) < 2:
+        return None
+    first, last = header_rows[0], header_rows[-1]
+    kept: list[bytes] = []
+    for i, line in enumerate(lines):
+        if _HEADER_LINE.match(line):
+            kept.append(_SPACE_BEFORE_COLON.sub(rb"\1:", line))
+        elif i > last or line[:1] in b" \t" or (i == 0 and line.startswith(b"From ")):
+            kept.append(line)
+        elif i > first and line.strip():
+            kept.append(b" " + line)
+    repaired = b"".join(kept) + rest
+    return None if repaired == raw else repaired
+
+
+def find_declared_charset(msg: Message) -> str | None:
+    """The first charset any text part declares: the best guess for raw 8-bit header bytes."""
+    for part in msg.walk():
+        label = read_charset(part)
+        if label and resolve_charset(label) not in {None, "windows-1252", "utf-8"}:
+            return label
+    return None
+
+
+def choose_sender(msg: Message, *, hint: str | None = None) -> tuple[str, str]:
     """(display name, lower-cased address) of whoever we would answer.
 
     From is the author (RFC 5322 §3.6.2). When it holds no usable address (garbage such as `@@@`,
     or a display name alone) Reply-To, Sender and the envelope's Return-Path stand in; the display
     name still comes from From when it has one, because that is how the person signed.
     """
-    from_pairs = read_addresses(msg, "From")
+    from_pairs = read_addresses(msg, "From", hint=hint)
     from_name = next((name for name, _ in from_pairs if name), "")
     for header in ("From", "Reply-To", "Sender", "Return-Path"):
-        pairs = from_pairs if header == "From" else read_addresses(msg, header)
+        pairs = from_pairs if header == "From" else read_addresses(msg, header, hint=hint)
         for name, addr in pairs:
             if is_plausible_address(addr):
                 return tidy_name(from_name or name), addr.lower()
@@ -197,7 +263,7 @@ def collect_part(
     """
     if depth > _MAX_DEPTH:
         return
-    ctype = part.get_content_type()
+    ctype = read_mime_type(part)
     if ctype in _MACHINE_REPORT_TYPES:
         return  # machine-readable report fields; loops.py reads them, readers need not
     if ctype in _RETURNED_TYPES and in_report:
@@ -206,11 +272,13 @@ def collect_part(
     if ctype == "message/rfc822":
         collect_forward(part, out, options=options, depth=depth)
         return
-    if part.get_content_maintype() == "multipart":
-        collect_multipart(part, out, options=options, depth=depth, in_report=in_report)
+    if part.is_multipart():
+        collect_multipart(part, ctype, out, options=options, depth=depth, in_report=in_report)
         return
+    if ctype.startswith("multipart/"):
+        ctype = "text/plain"  # no usable boundary: the stdlib kept the body as one text
     if ctype in _BODY_TYPES and not is_attachment(part):
-        collect_body_text(part, out)
+        collect_body_text(part, ctype, out)
         if has_filename(part):  # an inline text file: readable, and still a file
             out.attachments.append(build_attachment(part, options=options, index=len(out.attachments)))
         return
@@ -218,12 +286,18 @@ def collect_part(
 
 
 def collect_multipart(
-    part: Message, out: _Collected, *, options: _Options, depth: int, in_report: bool
+    part: Message,
+    ctype: str,
+    out: _Collected,
+    *,
+    options: _Options,
+    depth: int,
+    in_report: bool,
 ) -> None:
     """Walk a multipart's children; for multipart/alternative keep one rendering of the body."""
-    children = [child for child in part.iter_parts() if isinstance(child, Message)]
-    in_report = in_report or part.get_content_type() == "multipart/report"
-    if part.get_content_type() != "multipart/alternative":
+    children = list_children(part)
+    in_report = in_report or ctype == "multipart/report"
+    if ctype != "multipart/alternative":
         for child in children:
             collect_part(child, out, options=options, depth=depth + 1, in_report=in_report)
         return
@@ -240,25 +314,37 @@ def choose_alternative(children: list[Message]) -> Message | None:
     """The alternative to read: plain text with content, else the richest (last) one (RFC 2046
     §5.1.4 orders alternatives by increasing faithfulness)."""
     for child in children:
-        if child.get_content_type() == "text/plain" and decode_text_part(child).strip():
+        if read_mime_type(child) == "text/plain" and has_content(child):
             return child
-    return children[-1] if children else None
+    filled = [child for child in children if has_content(child)]
+    return (filled or children or [None])[-1]
+
+
+def has_content(part: Message) -> bool:
+    """Whether a part has anything to show: empty text/plain alternatives are common (Outlook
+    templates, broken mailers that leave a stray empty part after the last boundary)."""
+    if part.is_multipart():
+        return True
+    if read_mime_type(part).startswith("text/"):
+        return bool(decode_text_part(part).strip())
+    return bool(read_part_bytes(part))
 
 
 def collect_files_only(part: Message, out: _Collected, *, options: _Options, depth: int) -> None:
     """Keep the non-text leaves of an alternative we do not read, so no screenshot is lost."""
     if depth > _MAX_DEPTH:
         return
-    if part.get_content_maintype() == "multipart":
-        for child in part.iter_parts():
+    maintype = read_mime_type(part).partition("/")[0]
+    if part.is_multipart():
+        for child in list_children(part):
             collect_files_only(child, out, options=options, depth=depth + 1)
-    elif part.get_content_maintype() not in {"text", "message"}:
+    elif maintype not in {"text", "message", "multipart"}:
         out.attachments.append(build_attachment(part, options=options, index=len(out.attachments)))
 
 
-def collect_body_text(part: Message, out: _Collected) -> None:
+def collect_body_text(part: Message, ctype: str, out: _Collected) -> None:
     """Add one text/plain or text/html leaf as readable text."""
-    if part.get_content_type() == "text/html":
+    if ctype == "text/html":
         rendered = convert_html(decode_text_part(part))
         full, new = rendered.full, rendered.new
     else:
@@ -281,10 +367,10 @@ def collect_forward(part: Message, out: _Collected, *, options: _Options, depth:
         return
     nested = _Collected()
     collect_part(inner, nested, options=options, depth=depth + 1, in_report=False)
-    subject = read_text(inner, "Subject")
+    subject = read_text(inner, "Subject", hint=options.hint)
     lines = ["---------- Forwarded message ----------"]
     for label, value in (
-        ("From", read_text(inner, "From")),
+        ("From", read_text(inner, "From", hint=options.hint)),
         ("Date", read_text(inner, "Date")),
         ("Subject", subject),
     ):
@@ -329,32 +415,43 @@ def is_attachment(part: Message) -> bool:
     return disposition is None and has_filename(part)
 
 
-def read_disposition(part: Message) -> str | None:
-    """The lower-cased disposition type, or None when absent or unreadable."""
-    try:
-        disposition = part.get_content_disposition()
-    except Exception:  # malformed parameters can make the header parser raise
-        return None
-    return disposition.lower() if isinstance(disposition, str) else None
-
-
 def has_filename(part: Message) -> bool:
     """Whether the part names a file in Content-Disposition or Content-Type."""
-    return bool(read_filename(part))
+    return bool(read_filename_param(part, hint=None)) or bool(read_filename(part))
 
 
-def read_filename(part: Message) -> str:
-    """The part's file name: RFC 2231 parameters, and the RFC 2047 words some clients use instead.
+def read_filename(part: Message, *, hint: str | None = None) -> str:
+    """The part's file name: RFC 2231 parameters, RFC 2047 words (which some clients use instead)
+    and raw 8-bit names decoded like other headers (see `read_raw_values` for `hint`).
 
     Path components are dropped (`C:\\fakepath\\a.pdf`), since a name is all we need.
     """
-    try:
-        name = part.get_filename() or ""
-    except Exception:  # malformed RFC 2231 continuations can raise
-        return ""
-    name = decode_words(scrub_text(str(name)))
+    name = read_filename_param(part, hint=hint)
+    if not name:
+        try:
+            name = str(part.get_filename() or "")
+        except Exception:  # malformed RFC 2231 continuations can raise
+            return ""
+    name = decode_words(scrub_text(name, hint), hint)
     name = re.split(r"[/\\]", name)[-1]
     return tidy_filename(name) if name.strip() else ""
+
+
+def read_filename_param(part: Message, *, hint: str | None) -> str:
+    """`filename` of Content-Disposition, else `name` of Content-Type, parsed from the raw value.
+
+    Parsing the raw value (not `get_filename()`) keeps 8-bit names, which the stdlib has already
+    turned into U+FFFD by the time it hands out parameters.
+    """
+    for header, param in (("Content-Disposition", "filename"), ("Content-Type", "name")):
+        for value in read_raw_values(part, header, hint=hint):
+            try:
+                found = policy.default.header_factory(header, value).params.get(param)
+            except Exception:  # hostile parameter syntax; the next source may still do
+                continue
+            if found:
+                return str(found)
+    return ""
 
 
 def tidy_filename(name: str) -> str:
@@ -365,9 +462,9 @@ def tidy_filename(name: str) -> str:
 
 def build_attachment(part: Message, *, options: _Options, index: int) -> Attachment:
     """Metadata and (within the cap) the decoded bytes of one leaf part."""
-    ctype = part.get_content_type()
+    ctype = read_mime_type(part)
     content = read_part_bytes(part)
-    filename = read_filename(part) or default_filename(ctype, index)
+    filename = read_filename(part, hint=options.hint) or default_filename(ctype, index)
     return make_attachment(filename, ctype, content, options=options)
 
 
@@ -406,18 +503,15 @@ def decode_text_part(part: Message) -> str:
     """
     data = read_part_bytes(part)
     label = read_charset(part)
-    if label is None and part.get_content_type() == "text/html":
+    if label is None and read_mime_type(part) == "text/html":
         label = sniff_html_charset(data)
     return scrub_text(normalise_newlines(decode_bytes(data, label)).lstrip("\ufeff"))
 
 
 def read_charset(part: Message) -> str | None:
     """The declared charset parameter, or None when absent or unreadable."""
-    try:
-        label = part.get_content_charset()
-    except Exception:  # RFC 2231-encoded or otherwise malformed parameters
-        return None
-    return label if isinstance(label, str) else None
+    label = read_mime_param(part, "charset")
+    return label.lower() if label else None
 
 
 def sniff_html_charset(data: bytes) -> str | None:
@@ -430,8 +524,11 @@ def strip_quoted_reply(text: str, languages: tuple[str, ...]) -> str:
     """The new part of a reply: quoted history and signature cut by mail-parser-reply.
 
     `read(...).replies[0].body` is used rather than `parse_reply`, which keeps the signature.
+    `>`-quoted lines are removed first: they are never new, and the library would otherwise take
+    a bottom-posted reply's quote for the reply, or a quoted "-- " for the start of a signature.
     Returns "" when nothing is left or the library fails, so the caller falls back to the full text.
     """
+    text = drop_quoted_lines(text)
     if not text.strip():
         return ""
     try:
@@ -441,6 +538,11 @@ def strip_quoted_reply(text: str, languages: tuple[str, ...]) -> str:
     except Exception:  # third-party regexes on hostile input: fall back, never fail the mail
         return ""
     return body.strip() if isinstance(body, str) else ""
+
+
+def drop_quoted_lines(text: str) -> str:
+    """Remove lines quoted with ">" (RFC 3676 §4.5 quote marks, and the older habit)."""
+    return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(">"))
 
 
 def join_blocks(blocks: list[str]) -> str:

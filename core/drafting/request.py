@@ -36,6 +36,7 @@ class DraftText:
 
 
 class DraftProvider(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def draft(self, request: DraftRequest) -> DraftText: ...

@@ -1,14 +1,16 @@
 """Engines for a database URL, with the settings SQLite needs to survive several writers.
 
-SQLite (DESIGN §6): WAL so readers do not block the writer, `busy_timeout` so a writer waits
-for the lock instead of failing at once, `foreign_keys=ON` because SQLite leaves them off, and
-every transaction opened with `BEGIN IMMEDIATE`. A deferred `BEGIN` takes the write lock only
-at the first write; two such transactions that both read and then write deadlock, and SQLite
+SQLite (DESIGN §6): WAL so readers outside our transactions (backups, the sqlite3 shell) do
+not block the writer and commits stay cheap; `busy_timeout` so a writer waits for the lock
+instead of failing at once; `foreign_keys=ON` because SQLite leaves them off; and every
+transaction opened with `BEGIN IMMEDIATE`. A deferred `BEGIN` takes the write lock only at
+the first write; two such transactions that both read and then write deadlock, and SQLite
 answers one of them with "database is locked" without waiting. Taking the lock at BEGIN makes
-writers queue instead, which is also what serialises lease claims on SQLite. We use the
-documented recipe: disable pysqlite's own BEGIN handling (`isolation_level = None`) and emit
-ours from the `begin` event (SQLAlchemy docs, "Transactions with SQLite and the sqlite3
-driver").
+writers queue instead, which is also what serialises lease claims on SQLite. A unit of work
+cannot say in advance whether it will write, so read-only ones take the lock too: keep units
+of work short. We use the documented recipe: disable pysqlite's own BEGIN handling
+(`isolation_level = None`) and emit ours from the `begin` event (SQLAlchemy docs,
+"Transactions with SQLite and the sqlite3 driver").
 
 PostgreSQL goes through psycopg 3; a bare `postgresql://` URL is pointed at it, because
 SQLAlchemy would otherwise look for psycopg2, which we do not install.

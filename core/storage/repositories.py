@@ -423,8 +423,8 @@ class SqlQuarantine(_Repository):
         )
         _update_one(self._conn, statement, f"quarantined item {item_id}")
 
+    # `builtins.list`: inside this class body, `list` is the method above.
     def _load(self, query: Any) -> builtins.list[QuarantineItem]:
-        # `builtins.` because `list` in this class body is the method above.
         return [_record(QuarantineItem, row) for row in self._conn.execute(query).mappings()]
 
 

@@ -34,7 +34,9 @@ def _configure(**kwargs: Any) -> None:
 
 
 def _run(connection: Connection) -> None:
-    _configure(connection=connection)
+    # Both backends roll back DDL with the transaction; Alembic assumes SQLite cannot, but
+    # with pysqlite's implicit BEGIN/COMMIT disabled (engine.py) it does.
+    _configure(connection=connection, transactional_ddl=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+
 from core.model import ActionStatus
 from core.ports import UnitOfWork
 from tests.integration.storage import records

@@ -1,10 +1,10 @@
-"""Initial schema: customers, tickets, messages and attachments, drafts and decisions,
-outbox, scheduled actions, audit events, quarantine.
+"""Initial schema.
 
-Generated with autogenerate against core/storage/tables.py, then checked and reordered by
-hand (parents before children). Names follow the metadata's naming convention, so later
-batch migrations on SQLite can drop them. Timestamps are `DateTime(timezone=True)`: the
-`UtcDateTime` decorator lives in Python only.
+Customers, tickets, messages and attachments, drafts and decisions, outbox, scheduled
+actions, audit events, quarantine. Generated with autogenerate against
+core/storage/tables.py, then checked and reordered by hand (parents before children). Names
+follow the metadata's naming convention, so later batch migrations on SQLite can drop them.
+Timestamps are `DateTime(timezone=True)`: the `UtcDateTime` decorator lives in Python only.
 
 Revision ID: 0001
 Revises:
@@ -94,9 +94,7 @@ def upgrade() -> None:
             ["ticket_id"], ["tickets.id"], name=op.f("fk_messages_ticket_id_tickets")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
-        sa.UniqueConstraint(
-            "channel", "external_id", name=op.f("uq_messages_channel_external_id")
-        ),
+        sa.UniqueConstraint("channel", "external_id", name=op.f("uq_messages_channel_external_id")),
     )
     op.create_index(op.f("ix_messages_ticket_id"), "messages", ["ticket_id"])
 
