@@ -40,8 +40,10 @@ def main() -> None:
         services.engine.dispose()
     n = len(listing.sources)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"ingest: {n} messages in {elapsed:.1f} s → {n / elapsed:.0f} messages/s, "
-          f"peak RSS {peak_mib:.0f} MiB")
+    print(
+        f"ingest: {n} messages in {elapsed:.1f} s → {n / elapsed:.0f} messages/s, "
+        f"peak RSS {peak_mib:.0f} MiB"
+    )
     print("  " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
 
 

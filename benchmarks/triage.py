@@ -53,8 +53,10 @@ def main() -> None:
     timings.sort()
     source = CSV.name if CSV.exists() else "built-in examples"
     print(f"triage: {len(texts)} messages from {source}")
-    print(f"  p50 {statistics.median(timings):.3f} ms  p95 {timings[int(len(timings) * 0.95)]:.3f} ms"
-          f"  max {timings[-1]:.3f} ms  → {len(texts) / total:.0f} messages/s")
+    print(
+        f"  p50 {statistics.median(timings):.3f} ms  p95 {timings[int(len(timings) * 0.95)]:.3f} ms"
+        f"  max {timings[-1]:.3f} ms  → {len(texts) / total:.0f} messages/s"
+    )
 
 
 if __name__ == "__main__":

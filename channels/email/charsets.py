@@ -114,7 +114,9 @@ def decode_bytes(data: bytes, label: str | None = None) -> str:
 def is_seven_bit_stateful(codec: str | None) -> bool:
     """Whether a codec encodes non-ASCII text in ASCII bytes (ISO-2022-*, UTF-7, HZ): such
     bodies look like ASCII but must still be decoded."""
-    return codec is not None and codec.replace("_", "-").startswith(("iso2022", "iso-2022", "utf-7", "hz"))
+    return codec is not None and codec.replace("_", "-").startswith(
+        ("iso2022", "iso-2022", "utf-7", "hz")
+    )
 
 
 def decode_guessing(data: bytes, hint: str | None = None) -> str:

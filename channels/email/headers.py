@@ -49,7 +49,7 @@ def read_raw_value(msg: Message, name: str, *, hint: str | None = None) -> str |
 def has_header(msg: Message, name: str) -> bool:
     """Whether header `name` is present at all, whatever its value."""
     wanted = name.lower()
-    return any(key.lower() == wanted for key in msg.keys())
+    return any(key.lower() == wanted for key, _ in msg.raw_items())
 
 
 def decode_words(value: str, hint: str | None = None) -> str:
@@ -83,9 +83,7 @@ def read_text(msg: Message, name: str, *, hint: str | None = None) -> str:
     return _WHITESPACE.sub(" ", decode_words(value, hint)).strip()
 
 
-def read_addresses(
-    msg: Message, name: str, *, hint: str | None = None
-) -> list[tuple[str, str]]:
+def read_addresses(msg: Message, name: str, *, hint: str | None = None) -> list[tuple[str, str]]:
     """(display name, addr_spec) pairs of an address header, across all its occurrences.
 
     Empty addr_specs (what a garbage value such as `@@@` parses to) are dropped. When the RFC 5322

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 
 from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
 from selectolax.lexbor import LexborHTMLParser
 
 # Mails above this are newsletters or pasted logs; rendering them costs more than they are worth
@@ -28,6 +30,10 @@ _QUOTE_SELECTOR = (
     ".gmail_quote, blockquote[type=cite], #divRplyFwdMsg, #appendonsend, "
     ".moz-cite-prefix, .yahoo_quoted, #mail-editor-reference-message-container"
 )
+
+# The strict profile: the default "relaxed" one indents every nested <div> by two spaces and pads
+# <span>s with blanks, which turns Outlook's deeply nested markup into ragged text.
+_LAYOUT = ParserConfig(css=CSS_PROFILES["strict"])
 
 # lxml refuses NUL and most C0 controls; they carry no text anyway.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -64,13 +70,15 @@ def convert_html(html: str) -> HtmlText:
 def render_layout(tree: LexborHTMLParser) -> str:
     """Lay out a cleaned tree as text; fall back to bare node text if the layout engine fails.
 
-    inscriptis re-parses with lxml and walks the tree recursively, so a hostile or deeply nested
-    document can exhaust the stack: a plain-text rendering is better than no body at all.
+    inscriptis re-parses with lxml and walks the tree recursively: a hostile or deeply nested
+    document can exhaust the stack, and lxml silently drops content nested past its depth limit.
+    A plain rendering is better than no body at all.
     """
-    serialised = tree.html or ""
     try:
-        text = get_text(serialised)
+        text = get_text(tree.html or "", _LAYOUT)
     except (RecursionError, ValueError, TypeError, LookupError):
+        text = ""
+    if not text.strip():
         body = tree.body
         text = body.text(separator="\n") if body is not None else ""
     return tidy_rendered(text)

@@ -1,4 +1,4 @@
-"""Recognise mail written by machines (bounces, auto-replies, list and bulk mail) and whom it bounced.
+"""Recognise mail that machines wrote (bounces, auto-replies, list and bulk mail), and who bounced.
 
 Answering such mail is how mail loops start, so intake never drafts to it (DESIGN §3, invariant 5).
 Each rule below is one signal with the standard it comes from; the verdict is the strongest kind
@@ -17,6 +17,7 @@ from channels.email.charsets import decode_bytes
 from channels.email.headers import (
     has_header,
     is_plausible_address,
+    list_children,
     parse_address_list,
     read_addresses,
     read_mime_param,
@@ -47,18 +48,26 @@ _LIST_ADMIN_SUFFIXES = ("-admin", "-owner", "-request", "-bounces")
 
 # Subjects that delivery software writes on non-delivery reports, for the bounces that carry no
 # RFC 3464 report (qmail, Exim without DSN, old Exchange, Lotus Notes, web-mail providers).
-_BOUNCE_SUBJECT = re.compile(
+# Machine phrasing no customer writes: believed on its own.
+_BOUNCE_SUBJECT_EXACT = re.compile(
     r"^\s*(?:"
-    r"undeliverable|undelivered mail|undeliverable mail|undeliverable message"
-    r"|delivery status notification \(failure|delivery status notification \(delay"
-    r"|delivery status notification$|delivery notification: delivery has failed"
-    r"|mail delivery failed|mail delivery failure|mail delivery system"
-    r"|returned mail|return(?:ed)? to sender|failure notice|delivery failure"
-    r"|message delivery failure|delivery failed|non[- ]?delivery|nondeliverable"
-    r"|mail could not be delivered|message could not be delivered|could not send message"
-    r"|mail system error|warning: could not send|permanent delivery failure"
-    r"|delayed mail|delivery delayed|message not delivered|unzustellbar"
-    r"|non remis|no se puede entregar|onbestelbaar|niet bezorgd|unable to deliver"
+    r"undeliverable:|undelivered mail returned to sender|delivery status notification"
+    r"|mail delivery failed: returning message|returned mail:|failure notice\s*$"
+    r"|delivery notification: delivery has failed|mail system error - returned mail"
+    r"|warning: could not send message|unzustellbar:|non remis\s*:|onbestelbaar:"
+    r")",
+    re.IGNORECASE,
+)
+# Generic phrasing a shop's customer may well use ("Delivery failed for order 42"): believed only
+# with a null envelope sender (RFC 5321 §4.5.5), which a person's client never sends.
+_BOUNCE_SUBJECT_GENERIC = re.compile(
+    r"^\s*(?:"
+    r"undeliverable|undelivered|mail delivery failed|mail delivery failure|returned mail"
+    r"|return(?:ed)? to sender|delivery failure|message delivery failure|delivery failed"
+    r"|non[- ]?delivery|nondeliverable|mail could not be delivered|could not send message"
+    r"|message could not be delivered|permanent delivery failure|delayed mail"
+    r"|delivery delayed|message not delivered|no se puede entregar|niet bezorgd"
+    r"|unable to deliver"
     r")",
     re.IGNORECASE,
 )
@@ -92,13 +101,15 @@ _TEXT_BOUNCE_END = re.compile(
     r"^\s*-{2,}.*(?:copy of|below this line|original message|transcript)", re.IGNORECASE
 )
 # A line that starts with the failed address: `user@host`, `<user@host>:` or `<user@host>: why`.
-_TEXT_BOUNCE_ADDRESS = re.compile(r"^\s*<?([\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+)>?:?(?:\s|$)")
-_TEXT_BOUNCE_WINDOW = 40
+_TEXT_BOUNCE_ADDRESS = re.compile(
+    r"^\s*<?([\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+)>?:?(?:\s|$)"
+)
+_TEXT_BOUNCE_WINDOW = 40  # lines after the lead; a bounce lists its failures right there
 # Amazon SES bounce events (JSON in the body of an SNS mail). Matched textually: SNS wraps long
 # lines, so the JSON does not always parse.
 _SES_BOUNCE = re.compile(r'"notificationType"\s*:\s*"Bounce"')
 _SES_PERMANENT = re.compile(r'"bounceType"\s*:\s*"Permanent"')
-_SES_RECIPIENT = re.compile(r'"emailAddress"\s*:\s*"([^"\s]+@[^"\s]+)"')  # lines after the lead; a bounce lists its failures right there
+_SES_RECIPIENT = re.compile(r'"emailAddress"\s*:\s*"([^"\s]+@[^"\s]+)"')
 
 
 def classify_automatic(msg: Message) -> tuple[AutoKind | None, tuple[str, ...]]:
@@ -139,7 +150,7 @@ def is_from_mail_daemon(msg: Message) -> bool:
     pairs = read_addresses(msg, "From")
     if not pairs:
         raw = (read_raw_value(msg, "From") or "").strip()
-        pairs = [(raw.split("<", 1)[0].strip(" \"'"), raw.strip("<>"))]
+        pairs = [(raw.split("<", 1)[0].strip(" \"'"), raw.strip("<> "))]
     senders = [addr for _, addr in pairs] + [addr for _, addr in read_addresses(msg, "Return-Path")]
     if any(localpart(addr) in _DAEMON_LOCALPARTS for addr in senders):
         return True
@@ -152,22 +163,27 @@ def localpart(addr_spec: str) -> str:
 
 
 def has_bounce_subject(msg: Message) -> bool:
-    """Subject heuristic for bounces without an RFC 3464 report."""
-    return bool(_BOUNCE_SUBJECT.search(read_text(msg, "Subject")))
+    """Subject heuristic for bounces without an RFC 3464 report; generic wording only counts
+    with a null return path (RFC 5321 §4.5.5) or no From at all."""
+    subject = read_text(msg, "Subject")
+    if _BOUNCE_SUBJECT_EXACT.search(subject):
+        return True
+    is_envelope_null = has_null_return_path(msg) or not has_header(msg, "From")
+    return is_envelope_null and bool(_BOUNCE_SUBJECT_GENERIC.search(subject))
 
 
 def is_bounce(msg: Message) -> bool:
     """A non-delivery report, by its report structure, Exim's header, or its sender and subject.
 
     A daemon sender on its own is enough: RFC 3834 §3.1.1 says responders should not answer it.
-    A bounce subject is believed only with a null return path (RFC 5321 §4.5.5: notifications are
-    sent with `MAIL FROM:<>`), so that a customer writing "Returned mail" stays a customer.
     """
-    if is_delivery_report(msg) or has_failed_recipients_header(msg) or is_from_mail_daemon(msg):
-        return True
-    if is_ses_bounce(msg):
-        return True
-    return has_bounce_subject(msg) and (has_null_return_path(msg) or not has_header(msg, "From"))
+    return (
+        is_delivery_report(msg)
+        or has_failed_recipients_header(msg)
+        or is_from_mail_daemon(msg)
+        or is_ses_bounce(msg)
+        or has_bounce_subject(msg)
+    )
 
 
 def has_null_return_path(msg: Message) -> bool:
@@ -327,11 +343,14 @@ def split_status_blocks(part: Message) -> list[dict[str, str]]:
     The stdlib parses the body into one sub-message per block; a DSN whose blank lines were lost
     or which was base64-encoded arrives as text instead, and is split by hand.
     """
-    payload = part.get_payload()
-    if isinstance(payload, list) and all(isinstance(block, Message) for block in payload):
-        return [{key.lower(): str(value) for key, value in block.raw_items()} for block in payload]
+    blocks = list_children(part)
+    if blocks:
+        return [
+            {key.lower(): " ".join(str(value).split()) for key, value in block.raw_items()}
+            for block in blocks
+        ]
     raw = part.get_payload(decode=True)
-    text = decode_bytes(raw) if isinstance(raw, bytes) else str(payload)
+    text = decode_bytes(raw) if isinstance(raw, bytes) else str(part.get_payload())
     return [parse_field_block(block) for block in re.split(r"\n\s*\n", normalise_newlines(text))]
 
 
@@ -372,7 +391,8 @@ def strip_address_type(value: str) -> str:
 def read_failed_recipients_header(msg: Message) -> list[str]:
     """Addresses in every `X-Failed-Recipients` header (Exim; comma-separated)."""
     return [
-        addr for value in read_raw_values(msg, "X-Failed-Recipients")
+        addr
+        for value in read_raw_values(msg, "X-Failed-Recipients")
         for _, addr in parse_address_list(value)
     ]
 

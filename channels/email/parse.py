@@ -26,10 +26,10 @@ from channels.email.charsets import decode_bytes, resolve_charset, scrub_text
 from channels.email.headers import (
     decode_words,
     is_plausible_address,
-    read_addresses,
-    read_ids,
     list_children,
+    read_addresses,
     read_disposition,
+    read_ids,
     read_message_id,
     read_mime_param,
     read_mime_type,
@@ -54,6 +54,8 @@ _MAX_FILENAME_CHARS = 120
 _FILENAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 _HTML_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
+# Separator lines such as "-----Original Message-----" or "---- Forwarded message ----".
+_MARKER_LINE = re.compile(r"^[ \t]*[-_=*]{2,}[^\n]*?[-_=*]{2,}[ \t]*$", re.MULTILINE)
 # The blank line that ends the header block, in any of the three line-ending conventions.
 _HEADER_END = re.compile(rb"\r?\n\r?\n|\r\r")
 # RFC 5322 §2.2: a field name is printable US-ASCII except colon, followed by a colon.
@@ -280,7 +282,9 @@ def collect_part(
     if ctype in _BODY_TYPES and not is_attachment(part):
         collect_body_text(part, ctype, out)
         if has_filename(part):  # an inline text file: readable, and still a file
-            out.attachments.append(build_attachment(part, options=options, index=len(out.attachments)))
+            out.attachments.append(
+                build_attachment(part, options=options, index=len(out.attachments))
+            )
         return
     out.attachments.append(build_attachment(part, options=options, index=len(out.attachments)))
 
@@ -317,7 +321,9 @@ def choose_alternative(children: list[Message]) -> Message | None:
         if read_mime_type(child) == "text/plain" and has_content(child):
             return child
     filled = [child for child in children if has_content(child)]
-    return (filled or children or [None])[-1]
+    if filled:
+        return filled[-1]
+    return children[-1] if children else None
 
 
 def has_content(part: Message) -> bool:
@@ -359,7 +365,8 @@ def collect_forward(part: Message, out: _Collected, *, options: _Options, depth:
     """Show a forwarded mail inline (From, Date, Subject and its whole body) and keep it as .eml.
 
     The forward is the reason the customer wrote, so it belongs in the text an agent reads; it is
-    added after quote stripping, since a forward header would otherwise be cut as a quote.
+    added after quote stripping, since a forward header would otherwise be cut as a quote. The
+    forwarded mail's own attachments stay inside its .eml rather than being listed twice.
     """
     inner = read_inner_message(part)
     if inner is None:
@@ -537,7 +544,9 @@ def strip_quoted_reply(text: str, languages: tuple[str, ...]) -> str:
         body = replies[0].body if replies else ""
     except Exception:  # third-party regexes on hostile input: fall back, never fail the mail
         return ""
-    return body.strip() if isinstance(body, str) else ""
+    if not isinstance(body, str) or not _MARKER_LINE.sub("", body).strip():
+        return ""  # nothing but a "---- Forwarded Message ----" line is not a reply
+    return body.strip()
 
 
 def drop_quoted_lines(text: str) -> str:

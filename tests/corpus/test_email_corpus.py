@@ -36,10 +36,10 @@ SISIMAI_NOT_AUTOMATIC = {
 
 # Zammad writes this placeholder where a mail has no body text.
 ZAMMAD_EMPTY_BODY = "no visible content"
-# Measured when written: from 80/83 (96.4 %), subject 83/84 (98.8 %), body 65/79 (82.3 %).
+# Measured when written: from 80/83 (96.4 %), subject 83/84 (98.8 %), body 67/79 (84.8 %).
 # The misses are mostly Zammad's own quirks (a trailing "." kept in an address, UTF-7 left
 # encoded, HTML preferred where we read text/plain) or oracles that differ from their .box.
-FLOORS = {"from": 0.95, "subject": 0.97, "body": 0.80}
+FLOORS = {"from": 0.95, "subject": 0.97, "body": 0.83}
 
 
 @cache
@@ -94,7 +94,7 @@ def test_every_sisimai_mail_is_recognised_as_automatic() -> None:
 def load_zammad_oracle(path: Path) -> dict[str, Any]:
     """Zammad's expectations; its YAML carries Ruby tags, read here as plain maps."""
     yaml = pytest.importorskip("yaml")
-    loader = type("OracleLoader", (getattr(yaml, "CSafeLoader", yaml.SafeLoader),), {})
+    loader: Any = type("OracleLoader", (getattr(yaml, "CSafeLoader", yaml.SafeLoader),), {})
 
     def construct_any(loader_: Any, _suffix: str, node: Any) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -104,7 +104,7 @@ def load_zammad_oracle(path: Path) -> dict[str, Any]:
         return loader_.construct_scalar(node)
 
     loader.add_multi_constructor("!", construct_any)
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe base)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # a SafeLoader subclass
     return data if isinstance(data, dict) else {}
 
 
@@ -146,7 +146,9 @@ def test_agreement_with_zammad_oracles() -> None:
         box = oracle_path.with_suffix(".box")
         if not box.exists():
             continue
-        for key, agrees in compare_with_oracle(load_zammad_oracle(oracle_path), parse_file(box)).items():
+        for key, agrees in compare_with_oracle(
+            load_zammad_oracle(oracle_path), parse_file(box)
+        ).items():
             total[key] += 1
             agreed[key] += agrees
             if not agrees:

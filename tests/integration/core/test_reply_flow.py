@@ -47,7 +47,10 @@ def test_reply_flow_sends_once_under_concurrent_approvals(
     assert again.disposition is Disposition.DUPLICATE
 
     draft = create_draft(
-        uow_factory(), first.ticket_id, provider=OfflineDrafter(JinjaRenderer()), clock=clock,
+        uow_factory(),
+        first.ticket_id,
+        provider=OfflineDrafter(JinjaRenderer()),
+        clock=clock,
         voice=Voice(brand="Acme"),
     )
     assert draft.id is not None and "Acme" in draft.text
@@ -57,8 +60,15 @@ def test_reply_flow_sends_once_under_concurrent_approvals(
 
     def click(actor: str) -> None:
         barrier.wait()
-        decided = approve(uow_factory(), draft_id=draft.id or 0, version=draft.version,
-                          actor=actor, policy=POLICY, clock=clock, identity=IDENTITY)
+        decided = approve(
+            uow_factory(),
+            draft_id=draft.id or 0,
+            version=draft.version,
+            actor=actor,
+            policy=POLICY,
+            clock=clock,
+            identity=IDENTITY,
+        )
         outcomes.append(decided.outcome)
 
     threads = [threading.Thread(target=click, args=(a,)) for a in ("cli:ann", "cli:bob")]
@@ -81,8 +91,9 @@ def test_reply_flow_sends_once_under_concurrent_approvals(
         assert ticket is not None and ticket.status is TicketStatus.PENDING
 
     # The customer's reply to our message threads by our Message-ID and reopens the ticket.
-    reply = _message("c2@cust", "Thanks, but it is still not refunded.",
-                     in_reply_to=(item.message_id,))
+    reply = _message(
+        "c2@cust", "Thanks, but it is still not refunded.", in_reply_to=(item.message_id,)
+    )
     followup = handle_inbound(uow_factory(), reply, ctx=ctx)
     assert (followup.disposition, followup.ticket_id) == (Disposition.FOLLOWUP, first.ticket_id)
     with uow_factory() as uow:

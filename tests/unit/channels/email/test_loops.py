@@ -83,23 +83,37 @@ def test_auto_reply_subjects(subject: str) -> None:
 @pytest.mark.parametrize(
     "subject",
     [
-        "Undeliverable: Your ticket",
-        "Delivery Status Notification (Failure)",
-        "Mail delivery failed: returning message to sender",
-        "Returned mail: see transcript for details",
+        "Delivery failed for order 42",
+        "Mail delivery failed",
+        "Returned mail",
+        "Undelivered message",
     ],
 )
-def test_bounce_subjects_with_a_null_return_path(subject: str) -> None:
+def test_generic_bounce_subjects_with_a_null_return_path(subject: str) -> None:
     verdict, _ = classify_automatic(build({"Subject": subject, "Return-Path": "<>"}))
     assert verdict is AutoKind.BOUNCE
 
 
 @pytest.mark.parametrize(
     "subject",
-    ["Question about our out of office hours", "Re: Returned mail from your shop", "Read: manual"],
+    ["Undeliverable: Your ticket", "Delivery Status Notification", "Returned mail: see transcript"],
+)
+def test_machine_worded_bounce_subjects_need_no_other_signal(subject: str) -> None:
+    assert classify_automatic(build({"Subject": subject}))[0] is AutoKind.BOUNCE
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Question about our out of office hours",
+        "Re: Out of office",
+        "Delivery failed for order 42",
+        "Returned to sender - parcel 4711",
+        "Mail delivery failed for my domain",
+    ],
 )
 def test_customer_subjects_mentioning_the_words_stay_human(subject: str) -> None:
-    # Subject rules are prefixes, and bounce subjects need a null envelope sender.
+    # Subject rules are prefixes, and generic bounce wording needs a null envelope sender.
     assert classify_automatic(build({"Subject": subject})) == (None, ())
 
 

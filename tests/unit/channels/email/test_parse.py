@@ -14,8 +14,8 @@ from core.model import AutoKind, Channel, InboundMessage
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
-def parse(raw: bytes, **options: int) -> InboundMessage:
-    return parse_email(raw, received_at=NOW, **options)  # type: ignore[arg-type]
+def parse(raw: bytes, *, max_attachment_bytes: int = 10 * 1024 * 1024) -> InboundMessage:
+    return parse_email(raw, received_at=NOW, max_attachment_bytes=max_attachment_bytes)
 
 
 def plain_mail(body: bytes, *, content_type: bytes = b"text/plain", extra: bytes = b"") -> bytes:
@@ -39,7 +39,10 @@ def test_8bit_latin1_body_without_declared_charset_reads_correctly() -> None:
 
 def test_8bit_body_declared_iso_8859_1_reads_cp1252_euro_sign() -> None:
     # Senders that say ISO-8859-1 use windows-1252's 0x80 for € (as browsers assume too).
-    raw = plain_mail(b"Preis: 10 \x80, M\xfcller, d\xe9j\xe0 vu\n", content_type=b"text/plain; charset=iso-8859-1")
+    raw = plain_mail(
+        b"Preis: 10 \x80, M\xfcller, d\xe9j\xe0 vu\n",
+        content_type=b"text/plain; charset=iso-8859-1",
+    )
     assert parse(raw).full_text == "Preis: 10 €, Müller, déjà vu"
 
 
@@ -83,7 +86,7 @@ def test_bare_cr_and_crlf_line_endings_give_the_same_text() -> None:
 
 def test_headers_become_fields() -> None:
     raw = (
-        b"From: \"Customer, Anna\" <Anna@Example.COM>\n"
+        b'From: "Customer, Anna" <Anna@Example.COM>\n'
         b"To: Support <Support@Example.org>, other@example.org\n"
         b"Cc: boss@example.com\n"
         b"Subject: =?utf-8?q?R=C3=A9clamation_urgente?=\n"
@@ -133,7 +136,13 @@ def test_no_sender_anywhere_is_a_problem_for_a_person_s_mail() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"\x00\xff garbage", b"", b"\r\n\r\n", b"Content-Type: multipart/mixed\n\n--x\n", b"\xff" * 300],
+    [
+        b"\x00\xff garbage",
+        b"",
+        b"\r\n\r\n",
+        b"Content-Type: multipart/mixed\n\n--x\n",
+        b"\xff" * 300,
+    ],
 )
 def test_garbage_returns_a_message_with_a_problem(raw: bytes) -> None:
     msg = parse(raw)
@@ -199,6 +208,20 @@ def test_html_only_mail_is_converted_with_quotes_only_in_full_text() -> None:
     assert "color" not in msg.full_text
 
 
+def test_apple_mail_cited_blockquote_is_dropped_from_text() -> None:
+    # No attribution line here, so only the HTML structure tells that this is a quote.
+    html = (
+        "<div>Works now, thank you.</div>"
+        '<blockquote type="cite"><div>Could you clear the cache and retry?</div></blockquote>'
+    )
+    mail = EmailMessage()
+    mail["From"] = "a@example.com"
+    mail.set_content(html, subtype="html")
+    msg = parse(mail.as_bytes())
+    assert msg.text == "Works now, thank you."
+    assert "clear the cache" in msg.full_text
+
+
 def test_outlook_html_reply_block_is_dropped_from_text() -> None:
     html = (
         "<div>Yes, invoice 42.</div><hr>"
@@ -247,7 +270,11 @@ def test_german_outlook_reply_keeps_only_the_new_part() -> None:
 
 
 def test_bottom_posted_reply_skips_the_quote() -> None:
-    body = b"Am 07.05.2012 08:10, schrieb Support:\n> Wann passt es?\n> --\n> Support\nFreitag passt.\n"
+    body = (
+        b"Am 07.05.2012 08:10, schrieb Support:\n"
+        b"> Wann passt es?\n> --\n> Support\n"
+        b"Freitag passt.\n"
+    )
     assert parse(plain_mail(body)).text == "Freitag passt."
 
 
@@ -271,7 +298,7 @@ def test_rfc2047_subject_and_rfc2231_filename_are_decoded() -> None:
         b"--b\nContent-Type: application/pdf\n"
         b"Content-Disposition: attachment; filename*=utf-8''Rechnung%20M%C3%A4rz.pdf\n"
         b"Content-Transfer-Encoding: base64\n\nJVBERi0=\n"
-        b"--b\nContent-Type: image/png; name=\"=?utf-8?b?w7xiZXIucG5n?=\"\n"
+        b'--b\nContent-Type: image/png; name="=?utf-8?b?w7xiZXIucG5n?="\n'
         b"Content-Transfer-Encoding: base64\n\niVBORw==\n"
         b"--b--\n"
     )
