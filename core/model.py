@@ -260,9 +260,12 @@ class OutboxItem:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     status: OutboxStatus = OutboxStatus.PENDING
-    attempts: int = 0
+    attempts: int = 0  # > 1 when sending: a resend (after a crash or a failure), same Message-ID
     sent_at: datetime | None = None
     last_error: str | None = None
+    next_attempt_at: datetime | None = None  # backoff after a failed attempt
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
     id: int | None = None
 
 
@@ -279,6 +282,24 @@ class ScheduledAction:
     attempts: int = 0
     last_error: str | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class MailboxState:
+    """A mailbox's cursor and health: where reading resumes, and whether it is well.
+
+    The cursor (uidvalidity, last_uid) advances only after the messages up to last_uid are
+    committed; a new uidvalidity means the server renumbered the folder and it is rescanned.
+    """
+
+    name: str
+    uidvalidity: int | None = None
+    last_uid: int = 0
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    auth_failures: int = 0  # consecutive; reset by a successful login
+    lag_seconds: float | None = None  # age of the oldest message still to read, at last poll
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from core.model import (
     Decision,
     Draft,
     DraftStatus,
+    MailboxState,
     Message,
     OutboxItem,
     QuarantineItem,
@@ -112,6 +113,29 @@ class Outbox(Protocol):
         """Conditional on the item still pending: a second sender learns it lost the race."""
         ...
 
+    def claim_due(
+        self, *, now: datetime, owner: str, lease_seconds: float, limit: int
+    ) -> list[OutboxItem]:
+        """Lease pending items whose next attempt is due (attempts + 1); the caller commits.
+        A crashed sender's lease expires and another claim resends with the same Message-ID."""
+        ...
+
+    def record_failure(
+        self, item_id: int, *, owner: str, error: str, retry_at: datetime | None
+    ) -> bool:
+        """Release the lease after a failed attempt: pending again from `retry_at`, or
+        `failed` for good when `retry_at` is None. Conditional on `owner` holding the lease."""
+        ...
+
+
+class Mailboxes(Protocol):
+    def get(self, name: str) -> MailboxState | None: ...
+    def save(self, state: MailboxState) -> None:
+        """Insert or replace the row for `state.name`."""
+        ...
+
+    def list(self) -> list[MailboxState]: ...
+
 
 class Quarantine(Protocol):
     def add(self, item: QuarantineItem) -> QuarantineItem: ...
@@ -162,6 +186,7 @@ class UnitOfWork(Protocol):
     quarantine: Quarantine
     audit: Audit
     actions: Actions
+    mailboxes: Mailboxes
 
     def __enter__(self) -> Self: ...
 

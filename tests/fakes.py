@@ -22,6 +22,7 @@ from core.model import (
     Decision,
     Draft,
     DraftStatus,
+    MailboxState,
     Message,
     OutboxItem,
     OutboxStatus,
@@ -44,6 +45,7 @@ class _Tables:
     quarantine: dict[int, QuarantineItem] = field(default_factory=dict)
     audit: dict[int, AuditEvent] = field(default_factory=dict)
     actions: dict[int, ScheduledAction] = field(default_factory=dict)
+    mailboxes: dict[str, MailboxState] = field(default_factory=dict)
 
     def insert(self, table: dict[int, Any], row: Any) -> Any:
         """Ids count per table from 1, as a database sequence would."""
@@ -233,6 +235,44 @@ class FakeOutbox(_Repo):
         self.t.outbox[item_id] = replace(item, status=OutboxStatus.SENT, sent_at=at)
         return True
 
+    def claim_due(
+        self, *, now: datetime, owner: str, lease_seconds: float, limit: int
+    ) -> list[OutboxItem]:
+        due = [
+            o
+            for o in sorted(self.t.outbox.values(), key=lambda o: o.id or 0)
+            if o.status is OutboxStatus.PENDING
+            and (o.next_attempt_at is None or o.next_attempt_at <= now)
+            and (o.lease_until is None or o.lease_until < now)
+        ][:limit]
+        claimed = []
+        for o in due:
+            leased = replace(
+                o,
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=o.attempts + 1,
+            )
+            self.t.outbox[o.id] = leased  # type: ignore[index]
+            claimed.append(leased)
+        return claimed
+
+    def record_failure(
+        self, item_id: int, *, owner: str, error: str, retry_at: datetime | None
+    ) -> bool:
+        o = self.t.outbox.get(item_id)
+        if o is None or o.lease_owner != owner or o.status is not OutboxStatus.PENDING:
+            return False
+        self.t.outbox[item_id] = replace(
+            o,
+            status=OutboxStatus.PENDING if retry_at else OutboxStatus.FAILED,
+            last_error=error,
+            next_attempt_at=retry_at,
+            lease_owner=None,
+            lease_until=None,
+        )
+        return True
+
 
 class FakeQuarantine(_Repo):
     def add(self, item: QuarantineItem) -> QuarantineItem:
@@ -306,6 +346,17 @@ class FakeActions(_Repo):
         return True
 
 
+class FakeMailboxes(_Repo):
+    def get(self, name: str) -> MailboxState | None:
+        return self.t.mailboxes.get(name)
+
+    def save(self, state: MailboxState) -> None:
+        self.t.mailboxes[state.name] = state
+
+    def list(self) -> list[MailboxState]:
+        return sorted(self.t.mailboxes.values(), key=lambda m: m.name)
+
+
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
@@ -319,6 +370,7 @@ class FakeUnitOfWork:
         self.quarantine = FakeQuarantine(store)
         self.audit = FakeAudit(store)
         self.actions = FakeActions(store)
+        self.mailboxes = FakeMailboxes(store)
 
     def __enter__(self) -> Self:
         self._snapshot = copy.copy(self._store.tables)
