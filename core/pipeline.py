@@ -41,6 +41,8 @@ class TriagePolicy:
     priority: weights and P0–P2 thresholds.
     sla: business hours, holidays and targets per priority × tier.
     default_language: used when a text is too short to tell.
+    max_text_chars: only this much of a message is triaged; customers state the problem
+        first, and long pasted logs would only slow every rule down.
     """
 
     categories: CategoryPolicy = field(default_factory=CategoryPolicy)
@@ -48,6 +50,7 @@ class TriagePolicy:
     priority: PriorityPolicy = field(default_factory=PriorityPolicy)
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     default_language: str = "en"
+    max_text_chars: int = 5000
 
 
 def validate_triage_policy(policy: TriagePolicy) -> None:
@@ -151,7 +154,7 @@ STEPS: tuple[Step, ...] = (
 def run_triage(
     inputs: TriageInput, *, policy: TriagePolicy, steps: tuple[Step, ...] = STEPS
 ) -> TriageResult:
-    facts = Facts(input=inputs, policy=policy)
+    facts = Facts(input=replace(inputs, text=inputs.text[: policy.max_text_chars]), policy=policy)
     for step in steps:
         facts = step.run(facts)
     category = _need(facts.category, "category")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -207,7 +208,13 @@ outbox = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
     Column("last_error", Text),
-    Index(None, "status"),
+    # Backoff after a failed attempt: NULL means due now.
+    Column("next_attempt_at", UtcDateTime),
+    # The sender holding the item; a lease that ran out (a crashed sender) can be taken over.
+    Column("lease_owner", String),
+    Column("lease_until", UtcDateTime),
+    # Serves `claim_due` (status = pending, next_attempt_at <= now) and status-only lookups.
+    Index(None, "status", "next_attempt_at"),
     Index(None, "ticket_id"),
 )
 
@@ -252,4 +259,19 @@ quarantine = Table(
     Column("status", _ENUM, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Index(None, "source_id"),
+)
+
+# One row per configured mailbox: its read cursor and health. IMAP UIDs and UIDVALIDITY are
+# unsigned 32-bit (RFC 9051 §2.3.1.1), beyond a signed INTEGER on PostgreSQL: BIGINT.
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("uidvalidity", BigInteger),
+    Column("last_uid", BigInteger, nullable=False, server_default="0"),
+    Column("last_success_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UtcDateTime),
+    Column("auth_failures", Integer, nullable=False, server_default="0"),
+    Column("lag_seconds", Float),
 )

@@ -90,3 +90,15 @@ def test_bad_policy_is_reported_with_its_section() -> None:
 def test_escalate_priority_only_raises() -> None:
     assert escalate_priority(Priority.P2, Priority.P0) is Priority.P0
     assert escalate_priority(Priority.P1, Priority.P3) is Priority.P1
+
+
+def test_only_the_start_of_a_long_message_is_triaged() -> None:
+    tail = " lorem ipsum" * 2000 + " URGENT outage, production is down!"
+    calm = run_triage(
+        TriageInput(subject="", text="Hello." + tail, created_at=MONDAY), policy=TriagePolicy()
+    )
+    everything = run_triage(
+        TriageInput(subject="", text="Hello." + tail, created_at=MONDAY),
+        policy=replace(TriagePolicy(), max_text_chars=100_000),
+    )
+    assert calm.priority_score < everything.priority_score
