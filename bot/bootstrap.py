@@ -6,15 +6,18 @@ This is the only module that picks implementations; everything else receives the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import Engine
 
 from bot.rendering import JinjaRenderer
 from bot.settings import Settings, resolve_thread_secret
+from channels.email.compose import compose_reply
 from channels.email.parse import parse_email
+from channels.email.smtp import SmtpTransport
 from core.approval import ApprovalPolicy, Identity
 from core.clock import SystemClock
 from core.drafting.offline import OfflineDrafter
@@ -22,6 +25,7 @@ from core.drafting.request import DraftProvider
 from core.drafting.service import Voice, create_draft
 from core.intake import IntakeContext, IntakeResult, handle_inbound, retry_quarantined
 from core.model import Channel, InboundMessage, QuarantineItem
+from core.outbox import ReplyTransport, index_transports
 from core.ports import Clock, UnitOfWork
 from core.storage.engine import make_engine
 from core.storage.migrate import upgrade
@@ -41,6 +45,7 @@ class Services:
     voice: Voice
     approval: ApprovalPolicy
     identity: Identity
+    transports: Mapping[Channel, ReplyTransport]
 
     def receive(self, msg: InboundMessage) -> IntakeResult:
         """Intake, then a draft for anything a person must answer. The message is committed
@@ -96,6 +101,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
     brand = settings.brand
     secret = resolve_thread_secret(brand)
     clock = clock or SystemClock()
+    renderer = JinjaRenderer()
     return Services(
         settings=settings,
         clock=clock,
@@ -108,8 +114,23 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
             own_addresses=frozenset({brand.support_address.lower()}),
             repeat_window=timedelta(days=settings.intake.repeat_window_days),
         ),
-        drafter=OfflineDrafter(JinjaRenderer()),
+        drafter=OfflineDrafter(renderer),
         voice=Voice(brand=brand.name, signature=brand.signature),
         approval=ApprovalPolicy(approvers=frozenset(settings.approval.approvers)),
         identity=Identity(thread_secret=secret, domain=brand.message_id_domain),
+        transports=index_transports(_transports(settings, renderer)),
     )
+
+
+def _transports(settings: Settings, renderer: JinjaRenderer) -> list[ReplyTransport]:
+    """A sender per configured channel; a channel without one keeps its replies queued."""
+    transports: list[ReplyTransport] = []
+    if settings.smtp is not None:
+        compose = partial(
+            compose_reply,
+            from_address=settings.smtp.from_address or settings.brand.support_address,
+            from_name=settings.brand.name,
+            renderer=renderer,
+        )
+        transports.append(SmtpTransport(settings.smtp, compose=compose))
+    return transports

@@ -28,8 +28,18 @@ from rich.table import Table
 from bot.bootstrap import Services, bootstrap
 from bot.settings import Settings, load_settings
 from channels.email.files import list_mail_sources
+from core.approval import Decided, Outcome, approve, reject
 from core.errors import NotFound, SupportbotError
-from core.model import Conversation, Disposition, QuarantineStatus, Ticket, TicketStatus, Tier
+from core.model import (
+    Conversation,
+    Disposition,
+    Draft,
+    QuarantineStatus,
+    Ticket,
+    TicketStatus,
+    Tier,
+)
+from core.outbox import deliver_due
 from core.pipeline import TriageInput, run_triage
 from core.queries import load_conversation
 
@@ -42,7 +52,11 @@ app = typer.Typer(
 tickets_app = typer.Typer(help="Look at tickets.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+drafts_app = typer.Typer(help="Decide on drafted replies.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Approved replies waiting to be sent.", no_args_is_help=True)
 app.add_typer(tickets_app, name="tickets")
+app.add_typer(drafts_app, name="drafts")
+app.add_typer(outbox_app, name="outbox")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(db_app, name="db")
 
@@ -350,6 +364,107 @@ def quarantine_retry(
         result = services.retry(qid)
         where = f" → {result.ticket_ref}" if result.ticket_ref else ""
         out.print(f"{qid}: {result.disposition}{where} {result.reason}".rstrip(), markup=False)
+
+
+def _pending_draft(services: Services, ref: str, version: int | None) -> Draft:
+    with services.new_uow() as uow:
+        drafts = load_conversation(uow, ref).drafts
+    wanted = [d for d in drafts if d.version == version] if version else drafts[-1:]
+    if not wanted or wanted[0].id is None:
+        raise NotFound(f"ticket {ref} has no draft" + (f" version {version}" if version else ""))
+    return wanted[0]
+
+
+def _report_decision(decided: Decided) -> None:
+    d = decided.draft
+    if decided.outcome is Outcome.APPLIED:
+        queued = " and queued for sending" if decided.outbox else ""
+        out.print(f"draft v{d.version} {d.status}{queued}", markup=False)
+        return
+    who = f" by {d.decided_by}" if d.decided_by else ""
+    raise SupportbotError(f"nothing changed: draft v{d.version} is {d.status}{who}")
+
+
+ActorOption = Annotated[
+    str, typer.Option("--as", help="Your approver name; 'cli:NAME' must be in approval.approvers.")
+]
+VersionOption = Annotated[
+    int | None, typer.Option(help="Draft version you reviewed (default: the latest).")
+]
+
+
+@drafts_app.command("approve")
+def drafts_approve(
+    ref: Annotated[str, typer.Argument(help="Ticket reference, e.g. T42.")],
+    actor: ActorOption,
+    version: VersionOption = None,
+    edited: Annotated[
+        Path | None, typer.Option("--edited", help="File with your edited reply text.")
+    ] = None,
+) -> None:
+    """Approve a draft (optionally with your edits); the reply is queued in the outbox."""
+    services = state.services()
+    draft = _pending_draft(services, ref, version)
+    text = edited.read_text(encoding="utf-8") if edited else None
+    _report_decision(
+        approve(
+            services.new_uow(),
+            draft_id=draft.id or 0,
+            version=draft.version,
+            actor=f"cli:{actor}",
+            policy=services.approval,
+            clock=services.clock,
+            identity=services.identity,
+            edited_text=text,
+        )
+    )
+
+
+@drafts_app.command("reject")
+def drafts_reject(
+    ref: Annotated[str, typer.Argument(help="Ticket reference, e.g. T42.")],
+    actor: ActorOption,
+    reason: Annotated[str, typer.Option(help="Why; kept to improve drafts.")],
+    version: VersionOption = None,
+) -> None:
+    """Reject a draft with a reason; nothing is sent."""
+    services = state.services()
+    draft = _pending_draft(services, ref, version)
+    _report_decision(
+        reject(
+            services.new_uow(),
+            draft_id=draft.id or 0,
+            version=draft.version,
+            actor=f"cli:{actor}",
+            reason=reason,
+            policy=services.approval,
+            clock=services.clock,
+        )
+    )
+
+
+@outbox_app.command("send")
+def outbox_send(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Send every approved reply that is due now (retries wait for their backoff)."""
+    from bot.scheduler import instance_name
+
+    services = state.services()
+    if not services.transports:
+        raise SupportbotError(
+            "no sender is configured (add an [smtp] section); replies stay queued"
+        )
+    report = deliver_due(
+        services.new_uow,
+        transports=services.transports,
+        clock=services.clock,
+        owner=instance_name(),
+        lease_seconds=services.settings.scheduler.lease_seconds,
+    )
+    summary = asdict(report)
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(", ".join(f"{k}: {v}" for k, v in summary.items()), markup=False)
 
 
 @db_app.command("upgrade")

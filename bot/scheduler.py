@@ -14,27 +14,42 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.bootstrap import Services
 from core.actions import Handler, sweep
+from core.outbox import deliver_due
 
 
 def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def tick(services: Services, *, handlers: Mapping[str, Handler], owner: str) -> None:
+    """One beat: run due scheduled actions, then send approved replies that are due."""
+    settings = services.settings.scheduler
+    sweep(
+        services.new_uow(),
+        handlers=handlers,
+        owner=owner,
+        clock=services.clock,
+        lease_seconds=settings.lease_seconds,
+    )
+    if services.transports:
+        deliver_due(
+            services.new_uow,
+            transports=services.transports,
+            clock=services.clock,
+            owner=owner,
+            lease_seconds=settings.lease_seconds,
+        )
+
+
 def start_ticker(services: Services, *, handlers: Mapping[str, Handler]) -> BackgroundScheduler:
     owner = instance_name()
-    settings = services.settings.scheduler
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        lambda: sweep(
-            services.new_uow(),
-            handlers=handlers,
-            owner=owner,
-            clock=services.clock,
-            lease_seconds=settings.lease_seconds,
-        ),
+        tick,
         "interval",
-        seconds=settings.tick_seconds,
-        id="sweep",
+        kwargs={"services": services, "handlers": handlers, "owner": owner},
+        seconds=services.settings.scheduler.tick_seconds,
+        id="tick",
         coalesce=True,
         max_instances=1,
         misfire_grace_time=None,

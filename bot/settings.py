@@ -24,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from channels.email.smtp import SmtpConfig
 from core.errors import ConfigError
 from core.pipeline import TriagePolicy, validate_triage_policy
 from core.triage.sla import SlaPolicy
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     triage: TriagePolicy = TriagePolicy()
+    smtp: SmtpConfig | None = None  # no [smtp] section: approved email replies wait in the outbox
 
     @field_validator("triage", mode="before")
     @classmethod

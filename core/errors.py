@@ -4,7 +4,9 @@
     ├── ConfigError                 bad or missing configuration; names the key
     ├── NotFound                    a ticket, draft or quarantined item that does not exist
     ├── NotAuthorised               the actor may not take this decision
-    └── InvalidInput                a request that cannot be acted on as given
+    ├── InvalidInput                a request that cannot be acted on as given
+    └── DeliveryFailed              a channel could not deliver a reply; `permanent` says
+                                    whether trying again later can help
 
 Races that are normal in a help desk (a double click, a stale draft version) are not errors:
 the approval functions return an outcome saying nothing changed.
@@ -33,3 +35,17 @@ class NotAuthorised(SupportbotError):
 
 class InvalidInput(SupportbotError):
     pass
+
+
+class DeliveryFailed(SupportbotError):
+    """A reply transport could not deliver an outbox item.
+
+    `permanent` is the transport's verdict (an SMTP 5xx reply, a recipient that does not
+    exist): the delivery loop then stops trying and shows the reason to agents. Anything
+    else is retried with backoff. The message must not contain secrets or addresses: it
+    is logged and stored as the item's last error.
+    """
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -19,7 +19,18 @@ from functools import cache
 from types import UnionType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Insert, RowMapping, Text, Update, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    RowMapping,
+    Table,
+    Text,
+    Update,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
@@ -32,6 +43,7 @@ from core.model import (
     Decision,
     Draft,
     DraftStatus,
+    MailboxState,
     Message,
     OutboxItem,
     OutboxStatus,
@@ -115,6 +127,18 @@ def _require_id(record_id: int | None, what: str) -> int:
 def _update_one(connection: Connection, statement: Update, what: str) -> None:
     if connection.execute(statement).rowcount != 1:
         raise NotFound(what)
+
+
+def _dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT with the backend's `ON CONFLICT` clauses (both spell them the same way)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _lease_is_free(lease_until: ColumnElement[Any], now: datetime) -> ColumnElement[bool]:
+    """Never leased, released, or leased by someone whose lease has run out."""
+    return lease_until.is_(None) | (lease_until < now)
 
 
 class _Repository:
@@ -369,18 +393,74 @@ class SqlOutbox(_Repository):
 
     def mark_sent(self, item_id: int, *, at: datetime) -> bool:
         """Conditional on `pending`, like a draft transition: of two senders racing for the
-        same item, only one records the send."""
+        same item, only one records the send. The lease is released with it."""
         statement = (
             t.outbox.update()
             .where(t.outbox.c.id == item_id, t.outbox.c.status == OutboxStatus.PENDING.value)
-            .values(status=OutboxStatus.SENT.value, sent_at=at)
+            .values(status=OutboxStatus.SENT.value, sent_at=at, lease_owner=None, lease_until=None)
         )
         return self._conn.execute(statement).rowcount == 1
 
-    def _load(self, query: Any) -> list[OutboxItem]:
+    def claim_due(
+        self, *, now: datetime, owner: str, lease_seconds: float, limit: int
+    ) -> list[OutboxItem]:
+        """Lease pending items that are due and not leased (or whose lease ran out), oldest
+        id first; the caller commits. Locking as in `SqlActions.claim_due`: `FOR UPDATE SKIP
+        LOCKED` on PostgreSQL, the `BEGIN IMMEDIATE` write lock on SQLite."""
+        c = t.outbox.c
+        claimable = (
+            c.status == OutboxStatus.PENDING.value,
+            c.next_attempt_at.is_(None) | (c.next_attempt_at <= now),
+            _lease_is_free(c.lease_until, now),
+        )
+        ids = list(
+            self._conn.execute(
+                select(c.id)
+                .where(*claimable)
+                .order_by(c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if not ids:
+            return []
+        statement = (
+            t.outbox.update()
+            .where(c.id.in_(ids), *claimable)
+            .values(
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=c.attempts + 1,
+            )
+            .returning(*t.outbox.c)
+        )
+        # RETURNING promises no order.
+        return sorted(self._load(statement), key=lambda item: item.id or 0)
+
+    def record_failure(
+        self, item_id: int, *, owner: str, error: str, retry_at: datetime | None
+    ) -> bool:
+        """Conditional on `owner` holding the lease of a pending item, like
+        `SqlActions.complete`: a sender whose lease was taken over records nothing."""
+        c = t.outbox.c
+        status = OutboxStatus.FAILED if retry_at is None else OutboxStatus.PENDING
+        statement = (
+            t.outbox.update()
+            .where(c.id == item_id, c.lease_owner == owner, c.status == OutboxStatus.PENDING.value)
+            .values(
+                status=status.value,
+                last_error=error,
+                next_attempt_at=retry_at,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        return self._conn.execute(statement).rowcount == 1
+
+    def _load(self, statement: Any) -> list[OutboxItem]:
         return [
             _record(OutboxItem, row, references=tuple(row["references"].split()))
-            for row in self._conn.execute(query).mappings()
+            for row in self._conn.execute(statement).mappings()
         ]
 
 
@@ -448,9 +528,8 @@ class SqlActions(_Repository):
     def add_if_absent(self, action: ScheduledAction) -> bool:
         """`ON CONFLICT DO NOTHING`: several instances may enqueue the same idempotency key
         at once, and the unique index keeps exactly one without anyone seeing an error."""
-        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
         statement = (
-            insert(t.scheduled_actions)
+            _dialect_insert(self._conn, t.scheduled_actions)
             .values(**_values(action))
             .on_conflict_do_nothing(index_elements=[t.scheduled_actions.c.idem_key])
             # A returned id, not rowcount: with RETURNING, psycopg reports rowcount -1.
@@ -477,7 +556,7 @@ class SqlActions(_Repository):
         claimable = (
             c.status == ActionStatus.PENDING.value,
             c.due_at <= now,
-            (c.lease_until.is_(None)) | (c.lease_until < now),
+            _lease_is_free(c.lease_until, now),
         )
         ids = list(
             self._conn.execute(
@@ -518,3 +597,25 @@ class SqlActions(_Repository):
             .values(status=ActionStatus.DONE.value, done_at=datetime.now(UTC))
         )
         return self._conn.execute(statement).rowcount == 1
+
+
+class SqlMailboxes(_Repository):
+    def get(self, name: str) -> MailboxState | None:
+        query = select(t.mailboxes).where(t.mailboxes.c.name == name)
+        row = self._conn.execute(query).mappings().first()
+        return None if row is None else _record(MailboxState, row)
+
+    def save(self, state: MailboxState) -> None:
+        """One `INSERT … ON CONFLICT (name) DO UPDATE`: no read first, so two pollers saving
+        the same mailbox at once cannot both try to insert it."""
+        values = _values(state)
+        insert = _dialect_insert(self._conn, t.mailboxes).values(**values)
+        statement = insert.on_conflict_do_update(
+            index_elements=[t.mailboxes.c.name],
+            set_={name: insert.excluded[name] for name in values if name != "name"},
+        )
+        self._conn.execute(statement)
+
+    def list(self) -> builtins.list[MailboxState]:
+        query = select(t.mailboxes).order_by(t.mailboxes.c.name)
+        return [_record(MailboxState, row) for row in self._conn.execute(query).mappings()]

@@ -25,6 +25,7 @@ from core.ports import (
     Audit,
     Customers,
     Drafts,
+    Mailboxes,
     Messages,
     Outbox,
     Quarantine,
@@ -36,6 +37,7 @@ from core.storage.repositories import (
     SqlAudit,
     SqlCustomers,
     SqlDrafts,
+    SqlMailboxes,
     SqlMessages,
     SqlOutbox,
     SqlQuarantine,
@@ -57,6 +59,7 @@ class SqlUnitOfWork:
         self.quarantine: Quarantine = SqlQuarantine(self._current)
         self.audit: Audit = SqlAudit(self._current)
         self.actions: Actions = SqlActions(self._current)
+        self.mailboxes: Mailboxes = SqlMailboxes(self._current)
 
     def __enter__(self) -> Self:
         if self._connection is not None:

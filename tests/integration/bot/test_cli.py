@@ -222,3 +222,53 @@ def test_ingest_zammad_corpus_stores_every_mail_once(env: dict[str, str]) -> Non
         "quarantined": 0,
         "ignored_automatic": 0,
     }
+
+
+def test_approved_reply_reaches_the_smtp_server_threaded(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.servers.smtp import SmtpSink
+
+    with SmtpSink() as sink:
+        monkeypatch.setenv("SUPPORTBOT_SMTP__HOST", "127.0.0.1")
+        monkeypatch.setenv("SUPPORTBOT_SMTP__PORT", str(sink.port))
+        monkeypatch.setenv("SUPPORTBOT_SMTP__SECURITY", "plain")
+        monkeypatch.setenv("SUPPORTBOT_APPROVAL__APPROVERS", '["cli:alice"]')
+        mail = tmp_path / "m.eml"
+        mail.write_bytes(bytes(_mail(1, subject="Where is my parcel?")))
+        invoke("ingest", str(mail), "--json")
+
+        refused = CliRunner().invoke(app, ["drafts", "approve", "T1", "--as", "mallory"])
+        assert refused.exit_code != 0 and "not an approver" in str(refused.exception)
+        assert invoke("outbox", "send", "--json") == {
+            "sent": 0,
+            "retrying": 0,
+            "failed": 0,
+            "skipped": 0,
+        }
+        edited = tmp_path / "reply.txt"
+        edited.write_text("Hello Ann,\n\nYour parcel left our warehouse today.\n\nAlice\n")
+        approved = CliRunner().invoke(
+            app, ["drafts", "approve", "T1", "--as", "alice", "--edited", str(edited)]
+        )
+        assert approved.exit_code == 0, approved.output
+        assert "edited and queued" in approved.stdout
+        assert invoke("outbox", "send", "--json") == {
+            "sent": 1,
+            "retrying": 0,
+            "failed": 0,
+            "skipped": 0,
+        }
+        assert invoke("outbox", "send", "--json")["sent"] == 0  # type: ignore[call-overload]
+        [received] = sink.received
+    sent = received.parse()
+    assert received.rcpt_tos == ("ann@customer.example",)
+    assert sent["In-Reply-To"] == "<m1@customer.example>"
+    assert sent["Subject"] == "Re: Where is my parcel? [#T1]"
+    assert sent["Message-ID"].startswith("<sb.T1.")
+    body = sent.get_body(("plain",))
+    assert body is not None and "left our warehouse today" in body.get_content()
+    shown = invoke("tickets", "show", "T1", "--json")
+    assert isinstance(shown, dict)
+    assert shown["ticket"]["status"] == "pending"  # type: ignore[index]
+    assert shown["drafts"][-1]["status"] == "sent"  # type: ignore[index]

@@ -1,5 +1,6 @@
 """Migrations: an empty database reaches head, matches the metadata, and upgrades are safe
-to repeat and to run from several processes at once."""
+to repeat and to run from several processes at once; a database holding rows at an older
+revision keeps them through an upgrade and a downgrade."""
 
 from __future__ import annotations
 
@@ -12,9 +13,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from core.storage import current_revision, head_revision, make_engine, upgrade
+from core.model import Channel, OutboxItem, OutboxStatus
+from core.storage import (
+    current_revision,
+    head_revision,
+    make_engine,
+    unit_of_work_factory,
+    upgrade,
+)
 from core.storage.migrate import alembic_config
-from core.storage.tables import metadata
+from core.storage.tables import metadata, outbox
+from tests.integration.storage.records import T0, at
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -37,8 +46,8 @@ def _table_names(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_head_is_the_initial_revision() -> None:
-    assert head_revision() == "0001"
+def test_head_is_the_mailboxes_revision() -> None:
+    assert head_revision() == "0002"
 
 
 def test_upgrade_brings_an_empty_database_to_head_matching_the_metadata(
@@ -66,6 +75,100 @@ def test_downgrade_to_base_and_up_again(empty_database_url: str) -> None:
 
     upgrade(empty_database_url)
     assert _table_names(empty_database_url) >= {table.name for table in metadata.sorted_tables}
+
+
+# An outbox row as revision 0001 stored it: none of the columns 0002 adds.
+_ROW_AT_0001 = {
+    "id": 1,
+    "ticket_id": 7,
+    "draft_id": 3,
+    "channel": "email",
+    "recipient": "ada@example.test",
+    "subject": "Re: Invoice is wrong",
+    "body": "Fixed.",
+    "message_id": "<T7.d3@support.example.test>",
+    "in_reply_to": "<c2@example.test>",
+    "references": "<c1@example.test> <c2@example.test>",
+    "status": "pending",
+    "attempts": 0,
+    "created_at": T0,
+}
+_ITEM = OutboxItem(
+    ticket_id=7,
+    draft_id=3,
+    channel=Channel.EMAIL,
+    recipient="ada@example.test",
+    subject="Re: Invoice is wrong",
+    body="Fixed.",
+    message_id="<T7.d3@support.example.test>",
+    created_at=T0,
+    in_reply_to="<c2@example.test>",
+    references=("<c1@example.test>", "<c2@example.test>"),
+    status=OutboxStatus.PENDING,
+    id=1,
+)
+
+
+def _insert_outbox_row_at_0001(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            # Core renders only the columns given, so today's table writes yesterday's row.
+            connection.execute(outbox.insert().values(**_ROW_AT_0001))
+    finally:
+        engine.dispose()
+
+
+def _outbox_item(url: str) -> OutboxItem | None:
+    engine = make_engine(url)
+    try:
+        with unit_of_work_factory(engine)() as uow:
+            return uow.outbox.get(1)
+    finally:
+        engine.dispose()
+
+
+def _columns(url: str, table: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return {column["name"] for column in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_0001_keeps_outbox_rows(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0001")
+    _insert_outbox_row_at_0001(empty_database_url)
+
+    upgrade(empty_database_url)
+
+    assert current_revision(empty_database_url) == head_revision()
+    assert _schema_differences(empty_database_url) == []
+    # The new columns are NULL: due now, not leased.
+    assert _outbox_item(empty_database_url) == _ITEM
+    engine = make_engine(empty_database_url)
+    try:
+        with unit_of_work_factory(engine)() as uow:
+            (claimed,) = uow.outbox.claim_due(now=at(1), owner="s1", lease_seconds=60, limit=5)
+            uow.commit()
+    finally:
+        engine.dispose()
+    assert (claimed.id, claimed.attempts, claimed.lease_owner) == (1, 1, "s1")
+
+
+def test_downgrade_to_0001_keeps_outbox_rows(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0001")
+    _insert_outbox_row_at_0001(empty_database_url)
+    upgrade(empty_database_url)
+
+    command.downgrade(alembic_config(empty_database_url), "0001")
+
+    assert current_revision(empty_database_url) == "0001"
+    assert "mailboxes" not in _table_names(empty_database_url)
+    assert _columns(empty_database_url, "outbox") == set(_ROW_AT_0001) | {"sent_at", "last_error"}
+    upgrade(empty_database_url)
+    assert _outbox_item(empty_database_url) == _ITEM
+    assert _schema_differences(empty_database_url) == []
 
 
 def test_instances_starting_together_migrate_once(empty_database_url: str) -> None:

@@ -1,14 +1,19 @@
-"""Outbox: one row per deterministic Message-ID, threading headers kept, sent once."""
+"""Outbox: one row per deterministic Message-ID, threading headers kept, sent once; leased
+to one sender at a time, with backoff after a failure and takeover after a crash."""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from core.model import Channel, OutboxStatus, Ticket
+from core.model import Channel, OutboxItem, OutboxStatus, Ticket
 from core.ports import UnitOfWork
 from tests.integration.storage import records
 from tests.integration.storage.records import at, id_of
@@ -70,3 +75,164 @@ def test_mark_sent_succeeds_once(
         assert not uow.outbox.mark_sent(999999, at=at(10))
         uow.commit()
         assert uow.outbox.get(id_of(item)) == replace(item, status=OutboxStatus.SENT, sent_at=at(9))
+
+
+def _queue(uow: UnitOfWork, ticket: Ticket, *message_ids: str, **fields: Any) -> list[OutboxItem]:
+    """Queue one item per Message-ID, all for the ticket's latest draft."""
+    latest = uow.drafts.latest_for_ticket(id_of(ticket))
+    draft_id = _draft_id(uow, ticket) if latest is None else id_of(latest)
+    return [
+        uow.outbox.add(records.outbox_item(id_of(ticket), draft_id, message_id, **fields))
+        for message_id in message_ids
+    ]
+
+
+def test_mark_sent_releases_the_lease(
+    uow_factory: Callable[[], UnitOfWork], stored_ticket: Ticket
+) -> None:
+    with uow_factory() as uow:
+        _queue(uow, stored_ticket, "<m@x>")
+        (claimed,) = uow.outbox.claim_due(now=at(1), owner="s1", lease_seconds=60, limit=5)
+        assert uow.outbox.mark_sent(id_of(claimed), at=at(1.5))
+        uow.commit()
+        sent = uow.outbox.get(id_of(claimed))
+        assert sent == replace(
+            claimed, status=OutboxStatus.SENT, sent_at=at(1.5), lease_owner=None, lease_until=None
+        )
+
+
+def test_claim_due_leases_due_unleased_pending_items_in_id_order(
+    uow_factory: Callable[[], UnitOfWork], stored_ticket: Ticket
+) -> None:
+    with uow_factory() as uow:
+        first, second, third = _queue(uow, stored_ticket, "<1@x>", "<2@x>", "<3@x>")
+        _queue(uow, stored_ticket, "<retry-later@x>", next_attempt_at=at(30))
+        (retry_now,) = _queue(uow, stored_ticket, "<retry-now@x>", next_attempt_at=at(10))
+        _queue(uow, stored_ticket, "<sent@x>", status=OutboxStatus.SENT, sent_at=at(0))
+        _queue(uow, stored_ticket, "<failed@x>", status=OutboxStatus.FAILED)
+        uow.commit()
+
+        claimed = uow.outbox.claim_due(now=at(10), owner="s1", lease_seconds=30, limit=2)
+        uow.commit()
+        leased: dict[str, Any] = {"lease_owner": "s1", "lease_until": at(10.5), "attempts": 1}
+        assert claimed == [replace(first, **leased), replace(second, **leased)]
+        assert uow.outbox.get(id_of(first)) == claimed[0]
+
+        rest = uow.outbox.claim_due(now=at(10), owner="s2", lease_seconds=30, limit=10)
+        uow.commit()
+        assert [id_of(item) for item in rest] == [id_of(third), id_of(retry_now)]
+        assert {(item.lease_owner, item.attempts) for item in rest} == {("s2", 1)}
+        # Everything due is leased now; the backed-off item is not due until at(30).
+        assert uow.outbox.claim_due(now=at(10), owner="s3", lease_seconds=30, limit=10) == []
+
+
+def test_an_expired_lease_is_claimed_again_with_the_same_message_id(
+    uow_factory: Callable[[], UnitOfWork], stored_ticket: Ticket
+) -> None:
+    with uow_factory() as uow:
+        _queue(uow, stored_ticket, "<crash@x>")
+        (mine,) = uow.outbox.claim_due(now=at(1), owner="s1", lease_seconds=60, limit=5)
+        uow.commit()
+        assert uow.outbox.claim_due(now=at(1.5), owner="s2", lease_seconds=60, limit=5) == []
+
+        (theirs,) = uow.outbox.claim_due(now=at(2.5), owner="s2", lease_seconds=60, limit=5)
+        uow.commit()
+        assert (theirs.lease_owner, theirs.lease_until, theirs.attempts) == ("s2", at(3.5), 2)
+        assert theirs.message_id == mine.message_id == "<crash@x>"
+        # The crashed sender, come back, no longer holds the lease.
+        assert not uow.outbox.record_failure(id_of(mine), owner="s1", error="late", retry_at=None)
+        assert uow.outbox.get(id_of(mine)) == theirs
+
+
+def test_record_failure_backs_off_and_only_the_holder_may_record(
+    uow_factory: Callable[[], UnitOfWork], stored_ticket: Ticket
+) -> None:
+    with uow_factory() as uow:
+        (unclaimed,) = _queue(uow, stored_ticket, "<m@x>")
+        assert not uow.outbox.record_failure(
+            id_of(unclaimed), owner="s1", error="x", retry_at=at(5)
+        )
+        (claimed,) = uow.outbox.claim_due(now=at(1), owner="s1", lease_seconds=60, limit=5)
+        uow.commit()
+
+        assert not uow.outbox.record_failure(id_of(claimed), owner="s2", error="x", retry_at=at(5))
+        assert not uow.outbox.record_failure(999999, owner="s1", error="x", retry_at=at(5))
+        uow.commit()
+        assert uow.outbox.get(id_of(claimed)) == claimed
+
+        assert uow.outbox.record_failure(
+            id_of(claimed), owner="s1", error="421 try later", retry_at=at(5)
+        )
+        uow.commit()
+        backed_off = replace(
+            claimed,
+            last_error="421 try later",
+            next_attempt_at=at(5),
+            lease_owner=None,
+            lease_until=None,
+        )
+        assert uow.outbox.get(id_of(claimed)) == backed_off
+        # Released, yet not due before retry_at.
+        assert uow.outbox.claim_due(now=at(4), owner="s2", lease_seconds=60, limit=5) == []
+        (again,) = uow.outbox.claim_due(now=at(5), owner="s2", lease_seconds=60, limit=5)
+        uow.commit()
+        assert again == replace(backed_off, lease_owner="s2", lease_until=at(6), attempts=2)
+
+
+def test_record_failure_without_retry_fails_for_good(
+    uow_factory: Callable[[], UnitOfWork], stored_ticket: Ticket
+) -> None:
+    with uow_factory() as uow:
+        _queue(uow, stored_ticket, "<m@x>")
+        (claimed,) = uow.outbox.claim_due(now=at(1), owner="s1", lease_seconds=60, limit=5)
+        assert uow.outbox.record_failure(
+            id_of(claimed), owner="s1", error="550 no such user", retry_at=None
+        )
+        uow.commit()
+        assert uow.outbox.get(id_of(claimed)) == replace(
+            claimed,
+            status=OutboxStatus.FAILED,
+            last_error="550 no such user",
+            lease_owner=None,
+            lease_until=None,
+        )
+        assert not uow.outbox.record_failure(id_of(claimed), owner="s1", error="x", retry_at=None)
+        assert not uow.outbox.mark_sent(id_of(claimed), at=at(2))
+        assert uow.outbox.claim_due(now=at(100), owner="s1", lease_seconds=60, limit=5) == []
+
+
+def test_concurrent_senders_claim_every_item_exactly_once(
+    uow_factory: Callable[[], UnitOfWork], stored_ticket: Ticket
+) -> None:
+    total, workers = 100, 4
+    with uow_factory() as uow:
+        queued = _queue(uow, stored_ticket, *(f"<T1.{n}@x>" for n in range(total)))
+        uow.commit()
+    now = at(60)
+    start = threading.Barrier(workers)
+
+    def work(owner: str) -> list[int]:
+        sent: list[int] = []
+        with uow_factory() as uow:
+            start.wait(timeout=10)
+            while claimed := uow.outbox.claim_due(now=now, owner=owner, lease_seconds=300, limit=7):
+                uow.commit()
+                for item in claimed:
+                    assert (item.lease_owner, item.attempts) == (owner, 1)
+                    assert uow.outbox.mark_sent(id_of(item), at=now)
+                    sent.append(id_of(item))
+                uow.commit()
+        return sent
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        per_worker = list(pool.map(work, [f"sender-{n}" for n in range(workers)]))
+
+    counts = Counter(item_id for sent in per_worker for item_id in sent)
+    assert set(counts) == {id_of(item) for item in queued}
+    assert set(counts.values()) == {1}
+    with uow_factory() as uow:
+        stored = uow.outbox.list_for_ticket(id_of(stored_ticket))
+    assert len(stored) == total
+    assert {(item.status, item.attempts, item.lease_owner) for item in stored} == {
+        (OutboxStatus.SENT, 1, None)
+    }
