@@ -467,6 +467,91 @@ def outbox_send(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
         out.print(", ".join(f"{k}: {v}" for k, v in summary.items()), markup=False)
 
 
+@app.command()
+def poll(
+    once: Annotated[bool, typer.Option("--once", help="Read all new mail, then exit.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Read new mail from every configured mailbox into tickets."""
+    from channels.email.imap import MailboxError, make_receiver, poll_mailbox
+
+    if not once:
+        raise SupportbotError("use `poll --once`; `supportbot run` keeps watching mailboxes")
+    services = state.services()
+    if not services.settings.mailboxes:
+        raise SupportbotError("no mailbox is configured: add a [[mailboxes]] section")
+    receive = make_receiver(parse=services.parse_email, intake=services.receive)
+    counts: Counter[Disposition] = Counter()
+    failed = []
+    for config in services.settings.mailboxes:
+        try:
+            report = poll_mailbox(
+                config, new_uow=services.new_uow, receive=receive, clock=services.clock
+            )
+        except MailboxError as exc:
+            failed.append(config.name)
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        counts.update(report.counts)
+    summary = {key: counts[d] for d, key in COUNT_KEYS.items()}
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(", ".join(f"{key.replace('_', ' ')}: {n}" for key, n in summary.items()))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Health at a glance: each mailbox's last success, error, lag and auth failures, and
+    how many messages wait in the quarantine."""
+    from core.storage.migrate import current_revision
+
+    services = state.services()
+    with services.new_uow() as uow:
+        boxes = {b.name: b for b in uow.mailboxes.list()}
+        held = len(uow.quarantine.list(status=QuarantineStatus.HELD))
+    configured = [m.name for m in services.settings.mailboxes]
+    mailboxes = [
+        {
+            "name": name,
+            "configured": name in configured,
+            "last_success_at": _iso(b.last_success_at) if b else None,
+            "last_error": b.last_error if b else None,
+            "last_error_at": _iso(b.last_error_at) if b else None,
+            "auth_failures": b.auth_failures if b else 0,
+            "lag_seconds": b.lag_seconds if b else None,
+            "last_uid": b.last_uid if b else 0,
+        }
+        for name in sorted({*configured, *boxes})
+        for b in [boxes.get(name)]
+    ]
+    data = {
+        "database": _redact_url(services.settings.database.url),
+        "schema_revision": current_revision(services.settings.database.url),
+        "quarantined": held,
+        "smtp": "configured" if services.settings.smtp else "off",
+        "mailboxes": mailboxes,
+    }
+    if as_json:
+        _print_json(data)
+        return
+    for key in ("database", "schema_revision", "quarantined", "smtp"):
+        out.print(f"{key}: {data[key]}", markup=False)
+    table = Table("mailbox", "last success", "last error", "auth failures", "lag s", "last uid")
+    for m in mailboxes:
+        table.add_row(
+            str(m["name"]),
+            str(m["last_success_at"] or "-"),
+            str(m["last_error"] or "-"),
+            str(m["auth_failures"]),
+            str(m["lag_seconds"] if m["lag_seconds"] is not None else "-"),
+            str(m["last_uid"]),
+        )
+    out.print(table)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the newest version."""
@@ -481,28 +566,54 @@ def db_upgrade() -> None:
 def run() -> None:
     """Start every configured channel and the scheduler; stop with Ctrl-C."""
     from bot.scheduler import start_ticker
+    from channels.email.imap import make_receiver, watch_mailbox
 
     services = state.services()
-    scheduler = start_ticker(services, handlers={})
-    err.print(f"database: {_redact_url(services.settings.database.url)}", markup=False)
-    err.print("drafting: offline templates (no LLM configured)", markup=False)
-    err.print("scheduler: running (UTC ticker)", markup=False)
-    for line in _channel_status():
-        err.print(line, markup=False)
+    settings = services.settings
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    scheduler = start_ticker(services, handlers={})
+    receive = make_receiver(parse=services.parse_email, intake=services.receive)
+    watchers = [
+        threading.Thread(
+            target=watch_mailbox,
+            args=(config,),
+            kwargs={
+                "new_uow": services.new_uow,
+                "receive": receive,
+                "clock": services.clock,
+                "stop": stop,
+            },
+            name=f"mailbox-{config.name}",
+        )
+        for config in settings.mailboxes
+    ]
+    for watcher in watchers:
+        watcher.start()
+    err.print(f"database: {_redact_url(settings.database.url)}", markup=False)
+    err.print("drafting: offline templates (no LLM configured)", markup=False)
+    err.print("scheduler: running (UTC ticker)", markup=False)
+    for line in _channel_status(settings):
+        err.print(line, markup=False)
     err.print("supportbot is running; press Ctrl-C to stop.", markup=False)
     stop.wait()
+    for watcher in watchers:
+        watcher.join()
     scheduler.shutdown(wait=True)
     err.print("stopped.", markup=False)
 
 
-def _channel_status() -> list[str]:
-    """Say which channels are off and how to turn them on, rather than failing."""
+def _channel_status(settings: Settings) -> list[str]:
+    """Say what runs, what is off, and how to turn it on, rather than failing."""
+    names = ", ".join(m.name for m in settings.mailboxes)
     return [
-        "email: off (this version ingests files: `supportbot ingest PATH`; IMAP mailboxes "
-        "come as [[mailboxes]] in the config)",
+        f"email in: watching {names}"
+        if names
+        else "email in: off (add [[mailboxes]] to the config; `supportbot ingest PATH` loads files)",
+        f"email out: SMTP {settings.smtp.host}:{settings.smtp.port}"
+        if settings.smtp
+        else "email out: off (add an [smtp] section; approved replies wait in the outbox)",
         "slack: off (approval threads need a [slack] section with bot and app tokens)",
         "web: off (the REST API and dashboard are not part of this version)",
     ]

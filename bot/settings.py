@@ -24,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from channels.email.imap_config import MailboxConfig
 from channels.email.smtp import SmtpConfig
 from core.errors import ConfigError
 from core.pipeline import TriagePolicy, validate_triage_policy
@@ -82,6 +83,15 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     triage: TriagePolicy = TriagePolicy()
     smtp: SmtpConfig | None = None  # no [smtp] section: approved email replies wait in the outbox
+    mailboxes: tuple[MailboxConfig, ...] = ()  # [[mailboxes]]: IMAP folders to read
+
+    @field_validator("mailboxes")
+    @classmethod
+    def _check_unique_names(cls, boxes: tuple[MailboxConfig, ...]) -> tuple[MailboxConfig, ...]:
+        names = [b.name for b in boxes]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"mailbox names must be unique (cursor key): {', '.join(dupes)}")
+        return boxes
 
     @field_validator("triage", mode="before")
     @classmethod

@@ -201,7 +201,8 @@ def test_run_says_what_is_off_and_stops_cleanly(env: dict[str, str], tmp_path: P
     rest = proc.communicate(timeout=30)[1]
     assert proc.returncode == 0, "".join(lines) + rest
     text = "".join(lines)
-    assert "email: off" in text and "slack: off" in text and "scheduler: running" in text
+    assert "email in: off" in text and "email out: off" in text and "slack: off" in text
+    assert "scheduler: running" in text
     assert "stopped." in rest
     assert (tmp_path / "sb.db").exists()
 

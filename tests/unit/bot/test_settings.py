@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from bot.settings import CONFIG_ENV, Settings, load_settings, resolve_thread_secret
+from channels.email.imap_config import MailboxConfig
 from channels.email.smtp import SmtpConfig
 from core.errors import ConfigError
 
@@ -124,7 +125,9 @@ def test_example_file_loads_and_mentions_every_key() -> None:
             or f"[[{key}]]" in text
         )
 
-    missing = [k for k in _leaf_keys(loaded) if not is_documented(k)]
+    mailbox = MailboxConfig(name="x", host="h", user="u", password="p")
+    keys = [*_leaf_keys(loaded), *(f"mailboxes.{f.name}" for f in fields(mailbox))]
+    missing = [k for k in keys if not is_documented(k)]
     assert missing == []
 
 
@@ -133,3 +136,12 @@ def test_thread_secret_is_generated_once_and_kept_private(tmp_path: Path) -> Non
     first = resolve_thread_secret(brand)
     assert len(first) == 64 and resolve_thread_secret(brand) == first
     assert (tmp_path / "s" / "secret").stat().st_mode & 0o077 == 0
+
+
+def test_mailboxes_from_toml_are_validated(tmp_path: Path) -> None:
+    box = '[[mailboxes]]\nname = "support"\nhost = "imap.test"\nuser = "u"\npassword = "p"\n'
+    assert load_settings(_write(tmp_path, box)).mailboxes[0].port == 993
+    with pytest.raises(ConfigError, match="unique"):
+        load_settings(_write(tmp_path, box + box))
+    with pytest.raises(ConfigError, match="exactly one of password"):
+        load_settings(_write(tmp_path, box.replace('password = "p"\n', "")))
