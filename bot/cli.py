@@ -86,6 +86,8 @@ class _State:
                 stream=sys.stderr,
             )
             logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter
+            # imapclient logs message contents at DEBUG; bodies stay out of logs (DESIGN §3.8).
+            logging.getLogger("imapclient").setLevel(logging.WARNING)
         return self._settings
 
     def forget(self) -> None:

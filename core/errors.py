@@ -5,8 +5,10 @@
     ├── NotFound                    a ticket, draft or quarantined item that does not exist
     ├── NotAuthorised               the actor may not take this decision
     ├── InvalidInput                a request that cannot be acted on as given
-    └── DeliveryFailed              a channel could not deliver a reply; `permanent` says
-                                    whether trying again later can help
+    ├── DeliveryFailed              a channel could not deliver a reply; `permanent` says
+    │                               whether trying again later can help
+    └── MailboxError                (channels.email) an IMAP mailbox cannot be read
+        └── MailboxAuthError        the server refused the login or token
 
 Races that are normal in a help desk (a double click, a stale draft version) are not errors:
 the approval functions return an outcome saying nothing changed.

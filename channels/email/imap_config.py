@@ -9,7 +9,7 @@ Only TOML-friendly field types for the same reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import ClassVar, Literal, get_args
 
 Security = Literal["tls", "starttls", "plain"]
 
@@ -71,6 +71,10 @@ class MailboxConfig:
     poll_seconds: float = 60.0
     timeout_seconds: float = 30.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+
+    # Read by pydantic when settings embed this class: a misspelt key in `[[mailboxes]]` is
+    # an error, not a silently ignored line.
+    __pydantic_config__: ClassVar[dict[str, str]] = {"extra": "forbid"}
 
     def __post_init__(self) -> None:
         problem = find_config_problem(self)

@@ -3,6 +3,8 @@
 Every change is saved in its own short transaction, right away: the cursor must be on disk
 before the next message is read (a crash then re-reads at most one message, which intake
 recognises), and a health row that lags behind would hide the very failure it reports.
+Batching the cursor writes would gain little: on SQLite a save took about 1.7 ms against
+about 22 ms for the intake and offline draft of one message (200 messages, measured).
 """
 
 from __future__ import annotations

@@ -45,8 +45,11 @@ class Receive(Protocol):
 
 @dataclass
 class Tally:
+    """One catch-up so far: dispositions, the oldest INTERNALDATE, the UIDs tried."""
+
     counts: Counter[Disposition] = field(default_factory=Counter)
     oldest: datetime | None = None
+    tried: set[int] = field(default_factory=set)
 
     def add(self, disposition: Disposition, internal_date: datetime | None) -> None:
         self.counts[disposition] += 1
@@ -55,7 +58,7 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class _Envelope:
+class Envelope:
     size: int
     internal_date: datetime | None
 
@@ -78,10 +81,18 @@ def catch_up(
     stop: threading.Event | None = None,
 ) -> Tally:
     """Read every message not read yet, lowest UID first, until a search finds nothing new;
-    then record the success and the lag. Stops early (cursor saved) when `stop` is set."""
+    then record the success and the lag. Stops early (cursor saved) when `stop` is set.
+
+    A UID is tried once per catch-up: one that a server keeps listing (a MOVE that did not
+    remove it, a FETCH that returns nothing for it) waits for the next catch-up instead of
+    spinning this loop.
+    """
     tally = Tally()
     while stop is None or not stop.is_set():
-        uids = find_new_uids(client, config, ledger.state.last_uid)
+        uids = [
+            u for u in find_new_uids(client, config, ledger.state.last_uid) if u not in tally.tried
+        ]
+        tally.tried.update(uids)
         if not uids:
             if has_pending_news(client):
                 continue
@@ -166,11 +177,11 @@ def read_batch(
         file_away(client, delivered, config.move_to)
 
 
-def fetch_envelopes(client: Any, uids: list[int]) -> dict[int, _Envelope]:
+def fetch_envelopes(client: Any, uids: list[int]) -> dict[int, Envelope]:
     # Lists of ints only: imapclient 4.x cannot parse a FETCH of a range such as "1:*".
     fetched = client.fetch(uids, _ENVELOPE)
     return {
-        int(uid): _Envelope(size=int(data.get(b"RFC822.SIZE", 0)), internal_date=_date(data))
+        int(uid): Envelope(size=int(data.get(b"RFC822.SIZE", 0)), internal_date=_date(data))
         for uid, data in fetched.items()
     }
 
@@ -181,7 +192,7 @@ def _date(data: Mapping[bytes, Any]) -> datetime | None:
 
 
 def plan_fetches(
-    uids: list[int], envelopes: Mapping[int, _Envelope], config: MailboxConfig
+    uids: list[int], envelopes: Mapping[int, Envelope], config: MailboxConfig
 ) -> Iterator[list[int]]:
     """Consecutive runs of UIDs whose bodies together stay within the fetch budget."""
     group: list[int] = []
@@ -198,7 +209,7 @@ def plan_fetches(
 
 
 def fetch_raw(
-    client: Any, uids: list[int], envelopes: Mapping[int, _Envelope], config: MailboxConfig
+    client: Any, uids: list[int], envelopes: Mapping[int, Envelope], config: MailboxConfig
 ) -> dict[int, tuple[bytes, str | None]]:
     """Raw bytes per UID: the whole message, or for an oversized one its header section
     with the reason intake must quarantine it for."""
@@ -218,11 +229,12 @@ def fetch_raw(
 
 
 def too_large_reason(size: int, uid: int, config: MailboxConfig) -> str:
-    where = config.move_to or config.folder
+    where = f"mailbox {config.name}, folder {config.folder}, UID {uid}"
+    if config.move_to:
+        where += f", then moved to {config.move_to}"
     return (
         f"too large: {size} bytes, over max_message_bytes ({config.max_message_bytes}); "
-        f"only the headers were kept, the whole message is on the server "
-        f"(mailbox {config.name}, folder {where}, UID {uid})"
+        f"only the headers were kept, the whole message is on the server ({where})"
     )
 
 

@@ -138,7 +138,6 @@ class Dovecot:
                 process.wait(STOP_TIMEOUT_SECONDS)
         _signal_group(process.pid, signal.SIGKILL)
         process.wait(STOP_TIMEOUT_SECONDS)
-        _wait_until_group_gone(process.pid)
         self._wait_until_closed()
 
     def restart(self) -> None:
@@ -286,17 +285,6 @@ class Dovecot:
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signum)
-
-
-def _wait_until_group_gone(pgid: int) -> None:
-    """Orphaned children are reaped by init; wait until none is left in the group."""
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.02)
 
 
 def _user_line(user: str, password: str) -> str:

@@ -299,63 +299,49 @@ def test_when_intake_fails_the_cursor_stays_before_that_message(
     assert ticket_count(services) == 3
 
 
-_POLL_SCRIPT = """
-import json, sys
-from bot.bootstrap import bootstrap
-from bot.settings import load_settings
-from channels.email.imap import MailboxConfig, make_receiver, poll_mailbox
-
-config = MailboxConfig(**json.loads(sys.argv[1]))
-services = bootstrap(load_settings())
-receive = make_receiver(parse=services.parse_email, intake=services.receive)
-report = poll_mailbox(config, new_uow=services.new_uow, receive=receive, clock=services.clock)
-print(json.dumps(report.as_dict()))
-"""
-
-
 def test_kill_9_in_the_middle_of_a_batch_loses_and_doubles_nothing(
-    dovecot: Dovecot, mailbox: MailboxConfig, env: dict[str, str], tmp_path: Path
+    dovecot: Dovecot,
+    mailbox: MailboxConfig,
+    env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Invariants 1 and 2 under the harshest crash: SIGKILL while intake is mid-batch."""
     total = 200
     dovecot.append_many([make_mail(n, sender=f"c{n}@c.example") for n in range(total)])
     database = tmp_path / "sb.db"
-    config = json.dumps(
-        {
-            "name": mailbox.name,
-            "host": mailbox.host,
-            "port": mailbox.port,
-            "security": mailbox.security,
-            "user": mailbox.user,
-            "password": mailbox.password,
-        }
+    config_file = tmp_path / "supportbot.toml"
+    config_file.write_text(
+        "[[mailboxes]]\n"
+        f'name = "{mailbox.name}"\nhost = "{mailbox.host}"\nport = {mailbox.port}\n'
+        f'security = "plain"\nuser = "{mailbox.user}"\npassword = "{mailbox.password}"\n'
     )
-    # `supportbot poll --once` is not wired yet; this script is what it will run.
-    command = [sys.executable, "-c", _POLL_SCRIPT, config]
+    monkeypatch.setenv("SUPPORTBOT_CONFIG", str(config_file))
+    command = [sys.executable, "-m", "bot", "poll", "--once", "--json"]
     child_env = {**os.environ, "PYTHONPATH": str(REPO)}
 
-    first = subprocess.Popen(command, env=child_env, cwd=REPO, stdout=subprocess.PIPE)
+    first = subprocess.Popen(command, env=child_env, cwd=REPO, stdout=subprocess.DEVNULL)
     try:
         wait_until(lambda: _count(database, "tickets") >= 50, what="50 tickets")
         first.send_signal(signal.SIGKILL)
     finally:
         first.wait(10)
-        assert first.stdout is not None
-        first.stdout.close()
     at_kill = _count(database, "tickets")
     assert 50 <= at_kill < total, "killed too late to test anything"
 
     second = subprocess.run(command, env=child_env, cwd=REPO, capture_output=True, timeout=60)
     assert second.returncode == 0, second.stderr.decode()
-    report = json.loads(second.stdout)
+    counts = json.loads(second.stdout)
 
     assert _count(database, "tickets") == total
     assert _count(database, "messages") == total
     assert _count(database, "messages", "DISTINCT external_id") == total
-    assert report["last_uid"] == total
     # The rerun starts right after the cursor: at most the message in flight is read again.
-    assert report["counts"]["duplicate"] <= 1
-    assert report["counts"]["new_ticket"] == total - at_kill
+    assert counts["duplicates"] <= 1
+    assert counts["new_tickets"] == total - at_kill
+    with closing(sqlite3.connect(database)) as connection:
+        (last_uid,) = connection.execute("SELECT last_uid FROM mailboxes").fetchone()
+    assert last_uid == total
 
 
 def _count(database: Path, table: str, what: str = "*") -> int:
