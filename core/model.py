@@ -216,6 +216,7 @@ class Message:
     subject: str = ""
     automatic: AutoKind | None = None
     attachments: tuple[Attachment, ...] = ()
+    recipients: tuple[str, ...] = ()  # To and Cc: people on the thread besides the customer
     id: int | None = None
 
 
@@ -249,8 +250,11 @@ class Decision:
 
 @dataclass(frozen=True)
 class OutboxItem:
+    """A reply committed to be sent. `draft_id` None marks an automatic acknowledgement,
+    the one message that needs no approval (DESIGN §3.3), always sent as auto-replied."""
+
     ticket_id: int
-    draft_id: int
+    draft_id: int | None
     channel: Channel
     recipient: str
     subject: str
@@ -259,6 +263,7 @@ class OutboxItem:
     created_at: datetime
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    automatic: bool = False
     status: OutboxStatus = OutboxStatus.PENDING
     attempts: int = 0  # > 1 when sending: a resend (after a crash or a failure), same Message-ID
     sent_at: datetime | None = None

@@ -120,6 +120,11 @@ class Outbox(Protocol):
         A crashed sender's lease expires and another claim resends with the same Message-ID."""
         ...
 
+    def count_automatic_since(self, recipient: str, since: datetime) -> int:
+        """Automatic items queued to this address since `since`: the per-recipient cap that
+        keeps two auto-responders from mailing each other forever (RFC 3834 §2)."""
+        ...
+
     def record_failure(
         self, item_id: int, *, owner: str, error: str, retry_at: datetime | None
     ) -> bool:

@@ -257,6 +257,13 @@ class FakeOutbox(_Repo):
             claimed.append(leased)
         return claimed
 
+    def count_automatic_since(self, recipient: str, since: datetime) -> int:
+        return sum(
+            1
+            for o in self.t.outbox.values()
+            if o.automatic and o.recipient == recipient and o.created_at >= since
+        )
+
     def record_failure(
         self, item_id: int, *, owner: str, error: str, retry_at: datetime | None
     ) -> bool:
