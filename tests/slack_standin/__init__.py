@@ -4,7 +4,7 @@
         slack.add_channel("C0AGENTS01", "agents")
         slack.add_user("U0AGENT001", "ada", is_admin=True)
         client = WebClient(token=slack.bot_token, base_url=slack.base_url)
-        app = App(token=slack.bot_token, signing_secret=slack.signing_secret, client=client)
+        app = App(client=client, signing_secret=slack.signing_secret)  # calls auth.test
         # Socket Mode: SocketModeHandler(app, slack.app_token).connect(); then
         #   envelope_id = slack.send_envelope("interactive", slack.payloads.block_actions(…))
         #   slack.wait_ack(envelope_id); slack.web.wait_for("views.open")
@@ -12,8 +12,8 @@
         #   slack.signed_delivery(url).event(slack.payloads.message_event(…))
 
 Parts: `web` (Web API, web_api.py), `socket_mode` (socket_mode.py), `payloads` (payloads.py),
-`workspace` (state, workspace.py); `SignedDelivery` (http_delivery.py) and `WsgiServer`
-(wsgi_server.py) for HTTP mode.
+`workspace` (state, workspace.py), response URLs (response_urls.py); for HTTP mode
+`SignedDelivery` (http_delivery.py) and `WsgiServer` (wsgi_server.py).
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ class SlackStandIn:
             redeliver_after=redeliver_after,
         )
         self.web = WebApiStandIn(self.workspace, issue_socket_url=self.socket_mode.issue_url)
-        self.payloads = PayloadFactory(self.workspace)
+        self.payloads = PayloadFactory(
+            self.workspace, response_url_base=lambda: self.web.response_url_base
+        )
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -131,7 +133,11 @@ class SlackStandIn:
     # -- workspace set-up -------------------------------------------------------------------
 
     def add_channel(
-        self, channel_id: str, name: str | None = None, *, is_private: bool = False,
+        self,
+        channel_id: str,
+        name: str | None = None,
+        *,
+        is_private: bool = False,
         is_member: bool = True,
     ) -> Channel:
         return self.workspace.add_channel(

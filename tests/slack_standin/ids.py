@@ -65,7 +65,7 @@ class Identity:
         )
 
 
-class Sequence:
+class IdSource:
     """Thread-safe counters for the workspace's ids and clock."""
 
     # Slack's message ts is "epoch seconds.microsecond-ish sequence", unique per channel and

@@ -55,7 +55,7 @@ def is_truthy(value: object) -> bool:
     return value is True or value in ("1", "true", "True", 1)
 
 
-def _bot_message(ws: Workspace) -> dict[str, Any]:
+def bot_message(ws: Workspace) -> dict[str, Any]:
     """What Slack stores for a post made with the bot token: user, bot_id, app_id, bot_profile,
     no subtype (https://docs.slack.dev/reference/events/message/bot_message is the legacy form)."""
     me = ws.identity
@@ -77,7 +77,7 @@ def _bot_message(ws: Workspace) -> dict[str, Any]:
     }
 
 
-def _content(params: Params, *, is_update: bool) -> dict[str, Any]:
+def content(params: Params, *, is_update: bool) -> dict[str, Any]:
     """text/blocks/attachments/metadata, checked as Slack checks them."""
     text, blocks, attachments = params.get("text"), params.get("blocks"), params.get("attachments")
     if text in (None, "") and blocks is None and attachments is None:
@@ -134,7 +134,7 @@ def auth_test(ctx: Context, params: Params) -> Body:
 def chat_post_message(ctx: Context, params: Params) -> Body:
     ws = ctx.workspace
     channel = _postable_channel(ws, params)
-    message = {**_bot_message(ws), **_content(params, is_update=False)}
+    message = {**bot_message(ws), **content(params, is_update=False)}
     thread_ts = params.get("thread_ts") or None
     stored = ws.store_message(
         channel,
@@ -150,7 +150,7 @@ def chat_update(ctx: Context, params: Params) -> Body:
     channel = ws.channel(params.get("channel"))
     ts = _required(params, "ts")
     # Only what is passed changes: text alone keeps the old blocks (and their buttons).
-    updated = ws.update_message(channel, ts, _content(params, is_update=True))
+    updated = ws.update_message(channel, ts, content(params, is_update=True))
     return {
         "ok": True,
         "channel": channel.id,
@@ -166,9 +166,9 @@ def chat_post_ephemeral(ctx: Context, params: Params) -> Body:
     user = params.get("user")
     if not isinstance(user, str) or not ws.has_user(user):
         raise SlackError("user_not_in_channel")
-    content = _content(params, is_update=False)
+    message = content(params, is_update=False)
     message_ts = ws.store_ephemeral(
-        {**content, "channel": channel.id, "user": user, "thread_ts": params.get("thread_ts")}
+        {**message, "channel": channel.id, "user": user, "thread_ts": params.get("thread_ts")}
     )
     return {"ok": True, "message_ts": message_ts}
 

@@ -11,13 +11,15 @@ java-slack-sdk's samples (see ../shared/data/slack/), with the fields Bolt and o
 
 Being bound to the workspace is the point: a customer's message gets a real `ts` there (so the
 bot can reply in its thread), a click names a message the stand-in holds (and must name a
-button that message has), and its `trigger_id` is one `views.open` will accept for 3 seconds.
+button that message has), its `trigger_id` is one `views.open` will accept for 3 seconds, and
+its `response_url` leads to the stand-in (see response_urls.py), not to hooks.slack.com.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from tests.slack_standin.workspace import Workspace
@@ -33,13 +35,25 @@ def url_verification(challenge: str | None = None, *, token: str = "") -> dict[s
 
 
 class PayloadFactory:
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(
+        self, workspace: Workspace, *, response_url_base: Callable[[], str] | None = None
+    ) -> None:
+        """`response_url_base` gives where response_urls point (the Web API stand-in's
+        `/hooks/`); without it they have Slack's own form and lead nowhere."""
         self.workspace = workspace
         self.me = workspace.identity
+        self._response_url_base = response_url_base
+
+    def _response_url(self, kind: str, channel_id: str, message_ts: str | None) -> str:
+        key = self.workspace.issue_response_key(channel_id, message_ts)
+        base = self._response_url_base() if self._response_url_base else "https://hooks.slack.com/"
+        return f"{base}{kind}/{self.me.team_id}/{secrets.randbelow(10**12)}/{key}"
 
     # -- Events API -------------------------------------------------------------------------
 
-    def event_callback(self, event: dict[str, Any], *, authed_user: str | None = None) -> dict:
+    def event_callback(
+        self, event: dict[str, Any], *, authed_user: str | None = None
+    ) -> dict[str, Any]:
         """Wrap an inner event as Slack does; each call is a new event_id (a retry of the same
         event keeps it: resend the same dict)."""
         return {
@@ -195,7 +209,7 @@ class PayloadFactory:
             "channel": {"id": target.id, "name": target.name},
             "message": message,
             "state": {"values": {}},
-            "response_url": _response_url("actions", self.me.team_id),
+            "response_url": self._response_url("actions", target.id, message_ts),
             "actions": [action],
         }
 
@@ -283,7 +297,7 @@ class PayloadFactory:
             "text": text,
             "api_app_id": self.me.app_id,
             "is_enterprise_install": "false",
-            "response_url": _response_url("commands", self.me.team_id),
+            "response_url": self._response_url("commands", target.id, None),
             "trigger_id": ws.issue_trigger(),
         }
 
@@ -297,12 +311,9 @@ def _rich_text(text: str) -> dict[str, Any]:
     }
 
 
-def _response_url(kind: str, team_id: str) -> str:
-    # Slack's shape; nothing listens there, our bot answers through the Web API instead.
-    return f"https://hooks.slack.com/{kind}/{team_id}/{secrets.randbelow(10**12)}/{secrets.token_urlsafe(18)}"
-
-
-def _find_element(blocks: list[dict[str, Any]], action_id: str) -> tuple[str, dict] | None:
+def _find_element(
+    blocks: list[dict[str, Any]], action_id: str
+) -> tuple[str, dict[str, Any]] | None:
     for block in blocks:
         candidates = list(block.get("elements", []))
         for key in ("accessory", "element"):

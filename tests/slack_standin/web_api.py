@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.slack_standin.call_log import CallLog, CallPredicate, RecordedCall
 from tests.slack_standin.methods import METHODS, Context
 from tests.slack_standin.rate_limits import RateLimiter
+from tests.slack_standin.response_urls import respond
 from tests.slack_standin.workspace import SlackError, Workspace, invalid_arguments
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,11 @@ class WebApiStandIn:
         """Ends in `/api/`, as `WebClient(base_url=…)` expects."""
         return f"http://127.0.0.1:{self.port}/api/"
 
+    @property
+    def response_url_base(self) -> str:
+        """Where interactions' response_urls point (served here, see response_urls.py)."""
+        return f"http://127.0.0.1:{self.port}/hooks/"
+
     # -- test controls ----------------------------------------------------------------------
 
     def calls(self, method: str | None = None) -> list[RecordedCall]:
@@ -142,6 +148,20 @@ class WebApiStandIn:
             body = {"ok": False, "error": "internal_error"}
         self.log.append(RecordedCall(method, params, headers, time.time(), status, body))
         return status, body, extra_headers
+
+    def handle_response_url(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """A POST to a response_url (`/hooks/<kind>/<team>/<key>`); recorded as `response_url`."""
+        try:
+            status, answer = respond(self.workspace, path.rstrip("/").rsplit("/", 1)[-1], body)
+        except Exception as error:  # the stand-in's own bug
+            log.exception("slack stand-in failed on a response_url")
+            self.internal_errors.append(error)
+            status, answer = 500, {"ok": False, "error": "internal_error"}
+        params = {**body, "path": path}
+        self.log.append(RecordedCall("response_url", params, headers, time.time(), status, answer))
+        return status, answer
 
     def _answer(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         spec = METHODS.get(method)
@@ -182,18 +202,21 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     """HTTP in, `WebApiStandIn.handle` out; nothing else."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self._serve()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._serve()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("slack stand-in: " + format, *args)
 
     def _serve(self) -> None:
         standin = cast(_Server, self.server).standin
         url = urlsplit(self.path)
+        if url.path.startswith("/hooks/"):
+            self._serve_response_url(standin, url.path)
+            return
         if not url.path.startswith("/api/"):
             self._reply(404, {"ok": False, "error": "unknown_method"}, {})
             return
@@ -223,6 +246,18 @@ class _Handler(BaseHTTPRequestHandler):
         method = url.path.removeprefix("/api/")
         status, body, extra = standin.handle(method, params, token, headers)
         self._reply(status, body, extra)
+
+    def _serve_response_url(self, standin: WebApiStandIn, path: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            self._reply(400, {"ok": False, "error": "invalid_payload"}, {})
+            return
+        status, answer = standin.handle_response_url(path, body, dict(self.headers.items()))
+        self._reply(status, answer, {})
 
     def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
         data = json.dumps(body).encode("utf-8")

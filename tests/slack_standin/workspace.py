@@ -16,12 +16,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.slack_standin.ids import Identity, Sequence
+from tests.slack_standin.ids import Identity, IdSource
 
 # Slack: "trigger_ids expire in 3 seconds" and may be used once
 # (https://docs.slack.dev/interactivity/handling-user-interaction#modal_responses,
 # views.open errors expired_trigger_id / exchanged_trigger_id / invalid_trigger_id).
 TRIGGER_TTL_SECONDS = 3.0
+# "use the response_url up to 5 times within 30 minutes"
+# (https://docs.slack.dev/interactivity/handling-user-interaction#message_responses).
+RESPONSE_URL_USES = 5
+RESPONSE_URL_TTL_SECONDS = 30 * 60
 
 
 class SlackError(Exception):
@@ -88,12 +92,22 @@ class _Trigger:
     is_exchanged: bool = False
 
 
+@dataclass
+class ResponseTarget:
+    """Where a response_url answers: the channel, and the message the interaction came from."""
+
+    channel_id: str
+    message_ts: str | None
+    issued_at: float
+    uses: int = 0
+
+
 class Workspace:
     """All state of one stand-in workspace, behind one lock."""
 
     def __init__(self, identity: Identity, *, trigger_ttl: float = TRIGGER_TTL_SECONDS) -> None:
         self.identity = identity
-        self.seq = Sequence()
+        self.seq = IdSource()
         self.trigger_ttl = trigger_ttl
         self.lock = threading.RLock()
         self._channels: dict[str, Channel] = {}
@@ -102,6 +116,7 @@ class Workspace:
         self._triggers: dict[str, _Trigger] = {}
         self._views: dict[str, dict[str, Any]] = {}
         self._ephemeral: list[dict[str, Any]] = []
+        self._response_targets: dict[str, ResponseTarget] = {}
         self.add_user(identity.bot_user_id, identity.bot_name, is_bot=True)
 
     # -- set-up, by tests -------------------------------------------------------------------
@@ -116,7 +131,7 @@ class Workspace:
     ) -> Channel:
         """Register a channel; Slack answers `channel_not_found` for any other id. With
         `is_member=False` the bot is not in it, and posting answers `not_in_channel`."""
-        if not channel_id[:1] in ("C", "G"):
+        if channel_id[:1] not in ("C", "G"):
             raise ValueError(f"channel ids start with C (or G for old private ones): {channel_id}")
         with self.lock:
             channel = Channel(
@@ -282,13 +297,20 @@ class Workspace:
             channel.messages[stored["ts"]] = stored
             return copy.deepcopy(stored)
 
-    def update_message(self, channel: Channel, ts: object, changes: dict[str, Any]) -> dict:
+    def update_message(
+        self, channel: Channel, ts: object, changes: dict[str, Any], *, is_replace: bool = False
+    ) -> dict[str, Any]:
+        """chat.update merges (what is not passed stays); a response_url with
+        replace_original replaces the content whole (`is_replace`)."""
         with self.lock:
             found = self._find(channel.id, ts)
             if found is None:
                 raise SlackError("message_not_found")
             if found.get("bot_id") != self.identity.bot_id:
                 raise SlackError("cant_update_message")
+            if is_replace:
+                for key in ("text", "blocks", "attachments"):
+                    found.pop(key, None)
             found.update(changes)
             found["edited"] = {"user": self.identity.bot_user_id, "ts": self.seq.next_ts()}
             return copy.deepcopy(found)
@@ -307,6 +329,11 @@ class Workspace:
                     reaction["count"] += 1
                     return
             reactions.append({"name": name, "users": [user], "count": 1})
+
+    def delete_message(self, channel: Channel, ts: str) -> None:
+        with self.lock:
+            if channel.messages.pop(ts, None) is None:
+                raise SlackError("message_not_found")
 
     def store_ephemeral(self, message: dict[str, Any]) -> str:
         with self.lock:
@@ -360,6 +387,24 @@ class Workspace:
             if trigger.is_exchanged:
                 raise SlackError("exchanged_trigger_id")
             trigger.is_exchanged = True
+
+    def issue_response_key(self, channel_id: str, message_ts: str | None) -> str:
+        """The secret part of a response_url for an interaction in this channel/message."""
+        key = self.seq.trigger_id().split(".")[-1]
+        with self.lock:
+            self._response_targets[key] = ResponseTarget(channel_id, message_ts, time.monotonic())
+        return key
+
+    def use_response_key(self, key: str) -> ResponseTarget | None:
+        """The target of a response_url, counting the use; None if unknown or used up."""
+        with self.lock:
+            target = self._response_targets.get(key)
+            if target is None or target.uses >= RESPONSE_URL_USES:
+                return None
+            if time.monotonic() - target.issued_at > RESPONSE_URL_TTL_SECONDS:
+                return None
+            target.uses += 1
+            return target
 
     def save_view(self, view: dict[str, Any]) -> dict[str, Any]:
         with self.lock:

@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_bolt import Ack, App, BoltRequest
+from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from tests.slack_standin import SlackStandIn
 
-EDIT_VIEW = {
+EDIT_VIEW: dict[str, Any] = {
     "type": "modal",
     "callback_id": "edit_draft",
     "title": {"type": "plain_text", "text": "Edit draft"},
@@ -31,7 +31,7 @@ EDIT_VIEW = {
     ],
 }
 
-APPROVAL_BLOCKS = [
+APPROVAL_BLOCKS: list[dict[str, Any]] = [
     {"type": "section", "text": {"type": "mrkdwn", "text": "Draft reply for ticket T42"}},
     {
         "type": "actions",
@@ -95,6 +95,14 @@ def build_app(slack: SlackStandIn) -> BoltUnderTest:
             outcomes.put("views_open", response["view"]["id"])
         except SlackApiError as error:
             outcomes.put("views_open_error", error.response["error"])
+
+    @app.action("approve_draft")
+    def approve(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        answer = respond(
+            replace_original=True, text=f"Approved by <@{body['user']['id']}>", blocks=[]
+        )
+        outcomes.put("approved", answer.status_code)
 
     @app.view("edit_draft")
     def save_edit(ack: Ack, view: dict[str, Any]) -> None:
