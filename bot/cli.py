@@ -612,7 +612,7 @@ def _channel_status(settings: Settings) -> list[str]:
     return [
         f"email in: watching {names}"
         if names
-        else "email in: off (add [[mailboxes]] to the config; `supportbot ingest PATH` loads files)",
+        else "email in: off (add [[mailboxes]] to the config; `supportbot ingest` loads files)",
         f"email out: SMTP {settings.smtp.host}:{settings.smtp.port}"
         if settings.smtp
         else "email out: off (add an [smtp] section; approved replies wait in the outbox)",
