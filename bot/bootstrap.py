@@ -18,15 +18,16 @@ from bot.settings import Settings, resolve_thread_secret
 from channels.email.compose import compose_reply
 from channels.email.parse import parse_email
 from channels.email.smtp import SmtpTransport
+from core.acknowledge import acknowledge
 from core.approval import ApprovalPolicy, Identity
 from core.clock import SystemClock
 from core.drafting.offline import OfflineDrafter
 from core.drafting.request import DraftProvider
 from core.drafting.service import Voice, create_draft
 from core.intake import IntakeContext, IntakeResult, handle_inbound, retry_quarantined
-from core.model import Channel, InboundMessage, QuarantineItem
+from core.model import Channel, Disposition, InboundMessage, QuarantineItem
 from core.outbox import ReplyTransport, index_transports
-from core.ports import Clock, UnitOfWork
+from core.ports import Clock, Renderer, UnitOfWork
 from core.storage.engine import make_engine
 from core.storage.migrate import upgrade
 from core.storage.uow import unit_of_work_factory
@@ -46,17 +47,18 @@ class Services:
     approval: ApprovalPolicy
     identity: Identity
     transports: Mapping[Channel, ReplyTransport]
+    renderer: Renderer
 
     def receive(self, msg: InboundMessage) -> IntakeResult:
         """Intake, then a draft for anything a person must answer. The message is committed
         before drafting starts, so a drafting failure never loses it."""
         result = handle_inbound(self.new_uow(), msg, ctx=self.intake)
-        self._draft_if_needed(result)
+        self._follow_up(result)
         return result
 
     def retry(self, item_id: int) -> IntakeResult:
         result = retry_quarantined(self.new_uow(), item_id, parse=self.reparse, ctx=self.intake)
-        self._draft_if_needed(result)
+        self._follow_up(result)
         return result
 
     def reparse(self, item: QuarantineItem) -> InboundMessage:
@@ -79,8 +81,25 @@ class Services:
             reply_languages=self.settings.intake.reply_languages,
         )
 
-    def _draft_if_needed(self, result: IntakeResult) -> None:
-        if not result.needs_draft or result.ticket_id is None:
+    def _follow_up(self, result: IntakeResult) -> None:
+        """What a committed new message sets off: the acknowledgement (if enabled) and a
+        draft for a person to decide on. Either may fail without losing the message."""
+        if result.ticket_id is None:
+            return
+        if result.disposition is Disposition.NEW_TICKET:
+            try:
+                acknowledge(
+                    self.new_uow(),
+                    result.ticket_id,
+                    policy=self.settings.acknowledge,
+                    renderer=self.renderer,
+                    clock=self.clock,
+                    identity=self.identity,
+                    brand=self.voice.brand,
+                )
+            except Exception:
+                log.exception("acknowledgement failed", extra={"ticket_id": result.ticket_id})
+        if not result.needs_draft:
             return
         try:
             create_draft(
@@ -119,6 +138,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         approval=ApprovalPolicy(approvers=frozenset(settings.approval.approvers)),
         identity=Identity(thread_secret=secret, domain=brand.message_id_domain),
         transports=index_transports(_transports(settings, renderer)),
+        renderer=renderer,
     )
 
 

@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from channels.email.imap_config import MailboxConfig
 from channels.email.smtp import SmtpConfig
+from core.acknowledge import AckPolicy
 from core.errors import ConfigError
 from core.pipeline import TriagePolicy, validate_triage_policy
 from core.triage.sla import SlaPolicy
@@ -82,6 +83,7 @@ class Settings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     triage: TriagePolicy = TriagePolicy()
+    acknowledge: AckPolicy = AckPolicy()
     smtp: SmtpConfig | None = None  # no [smtp] section: approved email replies wait in the outbox
     mailboxes: tuple[MailboxConfig, ...] = ()  # [[mailboxes]]: IMAP folders to read
 

@@ -17,6 +17,7 @@ from enum import StrEnum
 from core.errors import InvalidInput, NotAuthorised, NotFound
 from core.model import (
     AuditEvent,
+    AutoKind,
     Channel,
     Decision,
     Direction,
@@ -106,19 +107,7 @@ def approve(
             )
         )
         ticket = _get_ticket(uow, draft.ticket_id)
-        item = uow.outbox.add(_compose(uow, ticket, draft, text, identity=identity, now=now))
-        uow.messages.add(
-            Message(
-                ticket_id=draft.ticket_id,
-                direction=Direction.OUTBOUND,
-                channel=ticket.channel,
-                external_id=item.message_id,
-                author=actor,
-                text=text,
-                created_at=now,
-                subject=item.subject,
-            )
-        )
+        item = queue_reply(uow, ticket, text, draft=draft, identity=identity, now=now, author=actor)
         _audit(uow, f"draft.{status}", actor, ticket.id, now, {"draft_id": draft_id, "v": version})
         uow.commit()
         approved = replace(draft, status=status, text=text, decided_by=actor, decided_at=now)
@@ -179,6 +168,10 @@ def mark_sent(uow: UnitOfWork, *, outbox_id: int, clock: Clock) -> bool:
             raise NotFound(f"no outbox item {outbox_id}")
         if not uow.outbox.mark_sent(outbox_id, at=now):
             return False
+        if item.draft_id is None:  # an acknowledgement is not a first response
+            _audit(uow, "ack.sent", "supportbot", item.ticket_id, now, {"outbox_id": outbox_id})
+            uow.commit()
+            return True
         draft = _get_draft(uow, item.draft_id)
         uow.drafts.transition(
             item.draft_id,
@@ -226,10 +219,22 @@ def _refused(draft: Draft) -> Decided:
     return Decided(outcome, draft)
 
 
-def _compose(
-    uow: UnitOfWork, ticket: Ticket, draft: Draft, text: str, *, identity: Identity, now: datetime
+def queue_reply(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    text: str,
+    *,
+    draft: Draft | None,
+    identity: Identity,
+    now: datetime,
+    author: str,
 ) -> OutboxItem:
-    assert ticket.id is not None and draft.id is not None
+    """Queue a reply on `ticket` threaded under the customer's latest message, and record it
+    in the conversation under its Message-ID so the customer's answer threads back to it.
+
+    `draft` None is the automatic acknowledgement: Message-ID version 0, marked automatic.
+    """
+    assert ticket.id is not None
     customer = uow.customers.get(ticket.customer_id)
     if customer is None:
         raise NotFound(f"ticket {ticket.ref} has no customer")
@@ -239,24 +244,43 @@ def _compose(
     inbound = [m.external_id for m in thread if m.direction is Direction.INBOUND]
     ids = [m.external_id for m in thread]
     references = tuple(ids[:1] + ids[1:][-(_MAX_REFERENCES - 1) :]) if ids else ()
-    return OutboxItem(
-        ticket_id=ticket.id,
-        draft_id=draft.id,
-        channel=ticket.channel,
-        recipient=customer.email if ticket.channel is Channel.EMAIL else (ticket.thread_key or ""),
-        subject=reply_subject(ticket.subject, ticket.ref),
-        body=text,
-        message_id=make_message_id(
-            ref=ticket.ref,
-            draft_id=draft.id,
-            version=draft.version,
-            secret=identity.thread_secret,
-            domain=identity.domain,
-        ),
-        created_at=now,
-        in_reply_to=inbound[-1] if inbound else None,
-        references=references,
+    item = uow.outbox.add(
+        OutboxItem(
+            ticket_id=ticket.id,
+            draft_id=draft.id if draft else None,
+            automatic=draft is None,
+            channel=ticket.channel,
+            recipient=customer.email
+            if ticket.channel is Channel.EMAIL
+            else (ticket.thread_key or ""),
+            subject=reply_subject(ticket.subject, ticket.ref),
+            body=text,
+            message_id=make_message_id(
+                ref=ticket.ref,
+                draft_id=(draft.id or 0) if draft else 0,
+                version=draft.version if draft else 0,
+                secret=identity.thread_secret,
+                domain=identity.domain,
+            ),
+            created_at=now,
+            in_reply_to=inbound[-1] if inbound else None,
+            references=references,
+        )
     )
+    uow.messages.add(
+        Message(
+            ticket_id=ticket.id,
+            direction=Direction.OUTBOUND,
+            channel=ticket.channel,
+            external_id=item.message_id,
+            author=author,
+            text=text,
+            created_at=now,
+            subject=item.subject,
+            automatic=AutoKind.AUTO_REPLY if draft is None else None,
+        )
+    )
+    return item
 
 
 def _diff(before: str, after: str) -> str:

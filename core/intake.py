@@ -99,7 +99,13 @@ def _handle(
             return result
     except Exception as exc:  # the shunt: nothing is dropped, whatever went wrong
         reason = f"processing failed: {type(exc).__name__}: {exc}"
-        log.exception("intake failed; quarantining", extra={"source_id": msg.dedupe_key})
+        # One line per failure; the traceback only at DEBUG, so a batch stays readable.
+        log.error(
+            "intake failed, message quarantined: %s",
+            reason,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+            extra={"source_id": msg.dedupe_key},
+        )
         if retry_of is not None and retry_of.id is not None:
             return IntakeResult(Disposition.QUARANTINED, quarantine_id=retry_of.id, reason=reason)
         with uow:
@@ -153,9 +159,14 @@ def _find_thread(uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext) ->
     ref = find_subject_ref(msg.subject)
     if ref is None or (ticket := uow.tickets.get_by_ref(ref)) is None:
         return None
-    # A subject token is guessable, so it only counts from the ticket's own customer.
+    # A subject token is guessable, so it only counts from the ticket's own customer or
+    # someone already on the thread (in To or Cc of one of its messages).
+    sender = msg.sender_email.lower()
     customer = uow.customers.get(ticket.customer_id)
-    if customer is not None and customer.email == msg.sender_email.lower():
+    if customer is not None and customer.email == sender:
+        return ticket
+    assert ticket.id is not None
+    if any(sender in m.recipients for m in uow.messages.list_for_ticket(ticket.id)):
         return ticket
     return None
 
@@ -187,6 +198,7 @@ def _store_message(
             subject=msg.subject,
             automatic=automatic,
             attachments=msg.attachments,
+            recipients=tuple(r.lower() for r in msg.recipients),
         )
     )
 

@@ -66,7 +66,6 @@ def compose_reply(
     from_address: str,
     from_name: str,
     renderer: Renderer,
-    automatic: bool = False,
 ) -> EmailMessage:
     """The reply as a multipart/alternative message, ready for `smtplib.send_message`.
 
@@ -88,7 +87,7 @@ def compose_reply(
     # Asks Exchange and Outlook not to send out-of-office or other auto-replies back to us
     # (MS-OXCMAIL §2.1.3.2.20); it is a request, so intake still runs loop detection.
     message["X-Auto-Response-Suppress"] = "All"
-    if automatic:
+    if item.automatic:
         # RFC 3834 §5: only mail no person approved is automatic. A human-approved reply
         # carries no Auto-Submitted, so customers' own autoresponders may still answer it.
         message["Auto-Submitted"] = "auto-replied"

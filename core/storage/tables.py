@@ -28,6 +28,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    func,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -140,6 +142,10 @@ messages = Table(
     Column("automatic", _ENUM),
     # [{filename, content_type, size}]: lets lists show attachments without loading blobs.
     Column("attachments", JSON, nullable=False),
+    # To and Cc, lower-cased by the caller: a JSON list of strings, so any address round-trips
+    # exactly; `[]` for none. A server default only, like `outbox.automatic`: a Python-side
+    # default would put the column into every INSERT, including those written at 0002.
+    Column("recipients", Text, nullable=False, server_default="[]"),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("channel", "external_id"),
     Index(None, "ticket_id"),
@@ -194,7 +200,8 @@ outbox = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("ticket_id", Integer, nullable=False),
-    Column("draft_id", Integer, nullable=False),
+    # NULL for an automatic acknowledgement, which no draft precedes.
+    Column("draft_id", Integer),
     Column("channel", _ENUM, nullable=False),
     Column("recipient", String, nullable=False),
     Column("subject", Text, nullable=False),
@@ -213,9 +220,23 @@ outbox = Table(
     # The sender holding the item; a lease that ran out (a crashed sender) can be taken over.
     Column("lease_owner", String),
     Column("lease_until", UtcDateTime),
+    # Sent with `Auto-Submitted: auto-replied`; counted per recipient to cap auto-responses.
+    Column("automatic", Boolean, nullable=False, server_default=false()),
     # Serves `claim_due` (status = pending, next_attempt_at <= now) and status-only lookups.
     Index(None, "status", "next_attempt_at"),
     Index(None, "ticket_id"),
+)
+
+# Serves `count_automatic_since` (lower(recipient) = lower(:r) AND created_at >= :since): an
+# index on the plain column could not serve a comparison of lower(recipient). Both backends
+# index expressions, but SQLAlchemy cannot reflect such an index on SQLite, so there
+# `compare_metadata` cannot check it (it does on PostgreSQL), and Alembic's batch mode, which
+# rebuilds a table from its reflection, would lose it: a later batch migration that rebuilds
+# `outbox` must drop this index before and create it again after, as 0003 does.
+Index(
+    "ix_outbox_lower_recipient_created_at",
+    func.lower(outbox.c.recipient),
+    outbox.c.created_at,
 )
 
 scheduled_actions = Table(

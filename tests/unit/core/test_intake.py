@@ -256,3 +256,19 @@ def test_retry_that_fails_again_keeps_one_held_item(store: FakeStore, ctx: Intak
     assert result.disposition is Disposition.QUARANTINED
     assert len(store.tables.quarantine) == 1
     assert store.tables.quarantine[held.quarantine_id or 0].status is QuarantineStatus.HELD
+
+
+def test_subject_token_also_threads_for_someone_on_the_thread(
+    store: FakeStore, ctx: IntakeContext
+) -> None:
+    first = handle_inbound(
+        store.uow(),
+        replace(inbound(), recipients=("support@example.com", "Colleague@Customer.example")),
+        ctx=ctx,
+    )
+    subject = f"Re: Login problem [#{first.ticket_ref}]"
+    colleague = inbound(
+        "adding detail", external_id="k1@x", sender="colleague@customer.example", subject=subject
+    )
+    result = handle_inbound(store.uow(), colleague, ctx=ctx)
+    assert (result.disposition, result.ticket_id) == (Disposition.FOLLOWUP, first.ticket_id)

@@ -77,7 +77,7 @@ def test_loop_guards_auto_submitted_only_when_automatic() -> None:
     human = reparse(compose())
     assert human["X-Auto-Response-Suppress"] == "All"
     assert "Auto-Submitted" not in human
-    automatic = reparse(compose(automatic=True))
+    automatic = reparse(compose(replace(ITEM, automatic=True, draft_id=None)))
     assert automatic["Auto-Submitted"] == "auto-replied"
     assert automatic["X-Auto-Response-Suppress"] == "All"
 
