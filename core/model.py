@@ -289,6 +289,33 @@ class ScheduledAction:
     id: int | None = None
 
 
+class PostKind(StrEnum):
+    """What a chat message posted about a ticket shows, so it can be updated in place."""
+
+    CARD = "card"  # the ticket card in the agents' channel
+    CUSTOMER = "customer"  # a customer's message, in the card's thread
+    DRAFT = "draft"  # a draft with its decision buttons, in the card's thread
+    NOTICE = "notice"  # anything else the bot said in the thread (sent, escalated …)
+
+
+@dataclass(frozen=True)
+class ChannelPost:
+    """A message the bot posted in a chat channel (Slack), tied to a ticket.
+
+    The (channel, ts) pair is Slack's id for a message; keeping it lets the bot edit the
+    card and draft in place and tells it which ticket a thread belongs to.
+    """
+
+    ticket_id: int
+    kind: PostKind
+    channel: str
+    ts: str
+    created_at: datetime
+    draft_id: int | None = None
+    message_id: int | None = None  # for CUSTOMER posts: the stored message shown
+    id: int | None = None
+
+
 @dataclass(frozen=True)
 class MailboxState:
     """A mailbox's cursor and health: where reading resumes, and whether it is well.

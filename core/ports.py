@@ -15,6 +15,7 @@ from typing import Protocol, Self
 from core.model import (
     AuditEvent,
     Channel,
+    ChannelPost,
     Customer,
     Decision,
     Draft,
@@ -182,6 +183,25 @@ class Renderer(Protocol):
     def render(self, names: Sequence[str], context: Mapping[str, object]) -> str: ...
 
 
+class Posts(Protocol):
+    def add(self, post: ChannelPost) -> ChannelPost: ...
+    def list_for_ticket(self, ticket_id: int) -> list[ChannelPost]:
+        """Oldest first."""
+        ...
+
+    def find(self, channel: str, ts: str) -> ChannelPost | None:
+        """The post with this Slack id: which ticket a thread or a clicked message is about."""
+        ...
+
+
+class SeenEvents(Protocol):
+    def first_time(self, source: str, event_id: str, *, at: datetime) -> bool:
+        """Record a delivered event id; False if it was recorded before. Slack retries and
+        Socket Mode reconnects deliver events again, so dedupe happens in the database,
+        where every instance sees it (DESIGN §2 Scale-out)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     customers: Customers
     tickets: Tickets
@@ -192,6 +212,8 @@ class UnitOfWork(Protocol):
     audit: Audit
     actions: Actions
     mailboxes: Mailboxes
+    posts: Posts
+    events: SeenEvents
 
     def __enter__(self) -> Self: ...
 

@@ -18,6 +18,7 @@ from core.model import (
     ActionStatus,
     AuditEvent,
     Channel,
+    ChannelPost,
     Customer,
     Decision,
     Draft,
@@ -46,6 +47,8 @@ class _Tables:
     audit: dict[int, AuditEvent] = field(default_factory=dict)
     actions: dict[int, ScheduledAction] = field(default_factory=dict)
     mailboxes: dict[str, MailboxState] = field(default_factory=dict)
+    posts: dict[int, ChannelPost] = field(default_factory=dict)
+    events: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
     def insert(self, table: dict[int, Any], row: Any) -> Any:
         """Ids count per table from 1, as a database sequence would."""
@@ -364,6 +367,30 @@ class FakeMailboxes(_Repo):
         return sorted(self.t.mailboxes.values(), key=lambda m: m.name)
 
 
+class FakePosts(_Repo):
+    def add(self, post: ChannelPost) -> ChannelPost:
+        if self.find(post.channel, post.ts) is not None:
+            raise ValueError("unique (channel, ts) violated")
+        row: ChannelPost = self.t.insert(self.t.posts, post)
+        return row
+
+    def list_for_ticket(self, ticket_id: int) -> list[ChannelPost]:
+        return sorted(
+            (p for p in self.t.posts.values() if p.ticket_id == ticket_id), key=lambda p: p.id or 0
+        )
+
+    def find(self, channel: str, ts: str) -> ChannelPost | None:
+        return next((p for p in self.t.posts.values() if p.channel == channel and p.ts == ts), None)
+
+
+class FakeEvents(_Repo):
+    def first_time(self, source: str, event_id: str, *, at: datetime) -> bool:
+        if (source, event_id) in self.t.events:
+            return False
+        self.t.events[(source, event_id)] = at
+        return True
+
+
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
@@ -378,6 +405,8 @@ class FakeUnitOfWork:
         self.audit = FakeAudit(store)
         self.actions = FakeActions(store)
         self.mailboxes = FakeMailboxes(store)
+        self.posts = FakePosts(store)
+        self.events = FakeEvents(store)
 
     def __enter__(self) -> Self:
         self._snapshot = copy.copy(self._store.tables)

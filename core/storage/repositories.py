@@ -4,13 +4,15 @@ Each repository runs SQLAlchemy Core statements on the connection of the unit of
 owns it, so everything done through one unit of work is one transaction. Rows become the
 frozen records of core/model.py through one generic helper (`_record`) that fills a
 dataclass by field name and turns enum values back into enums; `_values` goes the other way.
-Only the fields that are not plain columns (attachments, references) are mapped by hand.
+Only the fields that are not plain columns (attachments, recipients, references) are mapped
+by hand.
 """
 
 from __future__ import annotations
 
 import builtins
 import dataclasses
+import json
 import typing
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
@@ -242,10 +244,20 @@ def _attachment_metadata(attachment: Attachment) -> dict[str, Any]:
     }
 
 
+def _encode_recipients(recipients: Sequence[str]) -> str:
+    """A JSON list, so any address round-trips exactly, even one with a quoted space."""
+    return json.dumps(list(recipients), ensure_ascii=False)
+
+
+def _decode_recipients(stored: str) -> tuple[str, ...]:
+    return tuple(json.loads(stored))
+
+
 class SqlMessages(_Repository):
     def add(self, message: Message) -> Message:
         values = _values(message)
         values["attachments"] = [_attachment_metadata(a) for a in message.attachments]
+        values["recipients"] = _encode_recipients(message.recipients)
         new_id = _inserted_id(self._conn, t.messages.insert().values(**values))
         if message.attachments:
             self._conn.execute(
@@ -297,7 +309,15 @@ class SqlMessages(_Repository):
         ).mappings()
         for row in attachment_rows:
             by_message[row["message_id"]].append(_record(Attachment, row))
-        return [_record(Message, row, attachments=tuple(by_message[row["id"]])) for row in rows]
+        return [
+            _record(
+                Message,
+                row,
+                attachments=tuple(by_message[row["id"]]),
+                recipients=_decode_recipients(row["recipients"]),
+            )
+            for row in rows
+        ]
 
 
 class SqlDrafts(_Repository):
@@ -436,6 +456,18 @@ class SqlOutbox(_Repository):
         )
         # RETURNING promises no order.
         return sorted(self._load(statement), key=lambda item: item.id or 0)
+
+    def count_automatic_since(self, recipient: str, since: datetime) -> int:
+        """Case-insensitive on the address, with the database's `lower()` on both sides
+        (ASCII-only on SQLite), which the index on (lower(recipient), created_at) serves.
+        Every status counts: a failed acknowledgement was still meant for that address."""
+        c = t.outbox.c
+        query = select(func.count()).where(
+            c.automatic.is_(True),
+            func.lower(c.recipient) == func.lower(recipient),
+            c.created_at >= since,
+        )
+        return int(self._conn.execute(query).scalar_one())
 
     def record_failure(
         self, item_id: int, *, owner: str, error: str, retry_at: datetime | None
