@@ -296,3 +296,33 @@ mailboxes = Table(
     Column("auth_failures", Integer, nullable=False, server_default="0"),
     Column("lag_seconds", Float),
 )
+
+# Messages the bot posted in a chat channel about a ticket. Slack names a message by
+# (channel, ts), ts being a string like "1700000000.000100": kept as text, since a number
+# would lose the trailing digits and with them the message's identity.
+channel_posts = Table(
+    "channel_posts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", ForeignKey("tickets.id"), nullable=False),
+    Column("kind", _ENUM, nullable=False),
+    Column("channel", String, nullable=False),
+    Column("ts", String, nullable=False),
+    Column("draft_id", ForeignKey("drafts.id")),
+    Column("message_id", ForeignKey("messages.id")),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("channel", "ts"),
+    Index(None, "ticket_id"),
+)
+
+# Event ids already delivered, per source (Slack retries, Socket Mode redelivers): the
+# primary key makes `SeenEvents.first_time` decide between racing instances. Nothing else
+# refers to a row, so old ones can be pruned by `seen_at`, which the index serves.
+seen_events = Table(
+    "seen_events",
+    metadata,
+    Column("source", String, primary_key=True),
+    Column("event_id", String, primary_key=True),
+    Column("seen_at", UtcDateTime, nullable=False),
+    Index(None, "seen_at"),
+)

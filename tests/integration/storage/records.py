@@ -82,7 +82,7 @@ def decision(draft_id: int, **fields: Any) -> Decision:
     return Decision(**{**defaults, **fields})
 
 
-def outbox_item(ticket_id: int, draft_id: int, message_id: str, **fields: Any) -> OutboxItem:
+def outbox_item(ticket_id: int, draft_id: int | None, message_id: str, **fields: Any) -> OutboxItem:
     defaults: dict[str, Any] = {
         "ticket_id": ticket_id,
         "draft_id": draft_id,

@@ -111,3 +111,29 @@ def test_find_ticket_id_takes_the_most_recent_match(
         assert uow.messages.find_ticket_id(["<unknown@x>", "<a@x>", "<b@x>"]) == stored_ticket.id
         assert uow.messages.find_ticket_id(("<unknown@x>",)) is None
         assert uow.messages.find_ticket_id([]) is None
+
+
+def test_recipients_round_trip_in_order_and_empty_stays_empty(
+    uow_factory: Callable[[], UnitOfWork], stored_ticket: Ticket, engine: Engine
+) -> None:
+    ticket_id = id_of(stored_ticket)
+    # A quoted local part may hold a space (RFC 5322 §3.4.1): stored as JSON, it survives.
+    recipients = ("support@example.test", "bo@example.test", '"bo smith"@example.test')
+    with uow_factory() as uow:
+        cc = uow.messages.add(records.message(ticket_id, "<cc@x>", recipients=recipients))
+        alone = uow.messages.add(records.message(ticket_id, "<alone@x>", created_at=at(1)))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.messages.get_by_external_id(Channel.EMAIL, "<cc@x>") == cc
+        assert uow.messages.get_by_external_id(Channel.EMAIL, "<alone@x>") == alone
+        assert uow.messages.list_for_ticket(ticket_id) == [cc, alone]
+    assert cc.recipients == recipients
+    assert alone.recipients == ()
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(tables.messages.c.recipients).order_by(tables.messages.c.id)
+        ).scalars()
+        assert list(stored) == [
+            '["support@example.test", "bo@example.test", "\\"bo smith\\"@example.test"]',
+            "[]",
+        ]

@@ -1,5 +1,6 @@
 """Outbox: one row per deterministic Message-ID, threading headers kept, sent once; leased
-to one sender at a time, with backoff after a failure and takeover after a crash."""
+to one sender at a time, with backoff after a failure and takeover after a crash; automatic
+acknowledgements without a draft, counted per recipient."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError
 
 from core.model import Channel, OutboxItem, OutboxStatus, Ticket
@@ -236,3 +238,94 @@ def test_concurrent_senders_claim_every_item_exactly_once(
     assert {(item.status, item.attempts, item.lease_owner) for item in stored} == {
         (OutboxStatus.SENT, 1, None)
     }
+
+
+def test_an_automatic_item_without_a_draft_is_stored_claimed_and_sent(
+    uow_factory: Callable[[], UnitOfWork], stored_ticket: Ticket
+) -> None:
+    ack = records.outbox_item(id_of(stored_ticket), None, "<T1.ack@x>", automatic=True)
+    with uow_factory() as uow:
+        stored = uow.outbox.add(ack)
+        uow.commit()
+    assert stored == replace(ack, id=stored.id)
+    with uow_factory() as uow:
+        assert uow.outbox.get(id_of(stored)) == stored
+        assert uow.outbox.list_for_ticket(id_of(stored_ticket)) == [stored]
+        (claimed,) = uow.outbox.claim_due(now=at(1), owner="s1", lease_seconds=60, limit=5)
+        uow.commit()
+        assert claimed == replace(stored, lease_owner="s1", lease_until=at(2), attempts=1)
+        assert uow.outbox.mark_sent(id_of(claimed), at=at(1.5))
+        uow.commit()
+        assert uow.outbox.get(id_of(stored)) == replace(
+            stored, status=OutboxStatus.SENT, sent_at=at(1.5), attempts=1
+        )
+
+
+def test_count_automatic_since_counts_that_recipients_automatic_items_since(
+    uow_factory: Callable[[], UnitOfWork], stored_ticket: Ticket
+) -> None:
+    ticket_id = id_of(stored_ticket)
+
+    def ack(message_id: str, recipient: str, minutes: float, **fields: Any) -> OutboxItem:
+        return records.outbox_item(
+            ticket_id,
+            None,
+            message_id,
+            recipient=recipient,
+            created_at=at(minutes),
+            automatic=True,
+            **fields,
+        )
+
+    with uow_factory() as uow:
+        draft_id = _draft_id(uow, stored_ticket)
+        for item in (
+            ack("<before@x>", "ada@example.test", 9.99),
+            ack("<at-since@x>", "ada@example.test", 10),
+            ack("<mixed-case@x>", "Ada@Example.TEST", 20),
+            ack("<sent@x>", "ada@example.test", 30, status=OutboxStatus.SENT, sent_at=at(31)),
+            ack("<someone-else@x>", "bo@example.test", 40),
+            # An approved reply to the same address is not automatic.
+            records.outbox_item(ticket_id, draft_id, "<reply@x>", created_at=at(50)),
+        ):
+            uow.outbox.add(item)
+        uow.commit()
+
+        count = uow.outbox.count_automatic_since
+        assert count("ada@example.test", at(10)) == 3
+        assert count("ADA@EXAMPLE.test", at(10)) == 3
+        assert count("ada@example.test", at(0)) == 4
+        assert count("ada@example.test", at(20.5)) == 1
+        assert count("bo@example.test", at(0)) == 1
+        assert count("ada@example.test", at(60)) == 0
+        assert count("nobody@example.test", at(0)) == 0
+
+
+def test_count_automatic_since_uses_the_recipient_index(
+    uow_factory: Callable[[], UnitOfWork], engine: Engine
+) -> None:
+    """The plan of the very statement the repository runs, captured on its way to the driver."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "count(" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with uow_factory() as uow:
+            uow.outbox.count_automatic_since("Ada@example.test", at(0))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    ((statement, parameters),) = captured
+
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plan = " ".join(str(row[-1]) for row in rows)
+        else:
+            # An empty table is cheaper to scan; forbid that to see what the index can serve.
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+            plan = " ".join(str(row[0]) for row in rows)
+    assert "ix_outbox_lower_recipient_created_at" in plan, plan

@@ -39,9 +39,7 @@ RECIPIENT_INDEX = "ix_outbox_lower_recipient_created_at"
 
 def upgrade() -> None:
     with op.batch_alter_table("messages") as batch_op:
-        batch_op.add_column(
-            sa.Column("recipients", sa.Text(), server_default="[]", nullable=False)
-        )
+        batch_op.add_column(sa.Column("recipients", sa.Text(), server_default="[]", nullable=False))
 
     with op.batch_alter_table("outbox") as batch_op:
         batch_op.alter_column("draft_id", existing_type=sa.Integer(), nullable=True)
@@ -53,7 +51,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(RECIPIENT_INDEX, table_name="outbox")
-    outbox = sa.table("outbox", sa.column("draft_id", sa.Integer()), sa.column("automatic", sa.Boolean()))
+    outbox = sa.table(
+        "outbox", sa.column("draft_id", sa.Integer()), sa.column("automatic", sa.Boolean())
+    )
     op.execute(
         outbox.delete().where(outbox.c.draft_id.is_(None) | (outbox.c.automatic == sa.true()))
     )
