@@ -41,6 +41,7 @@ from core.model import (
     Attachment,
     AuditEvent,
     Channel,
+    ChannelPost,
     Customer,
     Decision,
     Draft,
@@ -651,3 +652,42 @@ class SqlMailboxes(_Repository):
     def list(self) -> builtins.list[MailboxState]:
         query = select(t.mailboxes).order_by(t.mailboxes.c.name)
         return [_record(MailboxState, row) for row in self._conn.execute(query).mappings()]
+
+
+class SqlPosts(_Repository):
+    def add(self, post: ChannelPost) -> ChannelPost:
+        new_id = _inserted_id(self._conn, t.channel_posts.insert().values(**_values(post)))
+        return dataclasses.replace(post, id=new_id)
+
+    def list_for_ticket(self, ticket_id: int) -> list[ChannelPost]:
+        query = (
+            select(t.channel_posts)
+            .where(t.channel_posts.c.ticket_id == ticket_id)
+            .order_by(t.channel_posts.c.created_at, t.channel_posts.c.id)
+        )
+        return [_record(ChannelPost, row) for row in self._conn.execute(query).mappings()]
+
+    def find(self, channel: str, ts: str) -> ChannelPost | None:
+        """By the unique (channel, ts); `ts` compares as text, exactly as Slack sent it."""
+        query = select(t.channel_posts).where(
+            t.channel_posts.c.channel == channel, t.channel_posts.c.ts == ts
+        )
+        row = self._conn.execute(query).mappings().first()
+        return None if row is None else _record(ChannelPost, row)
+
+
+class SqlSeenEvents(_Repository):
+    def first_time(self, source: str, event_id: str, *, at: datetime) -> bool:
+        """`ON CONFLICT DO NOTHING` on the primary key, like `SqlActions.add_if_absent`: of
+        two instances handed the same event, the second's INSERT waits for the first's
+        transaction (the unique index on PostgreSQL, the `BEGIN IMMEDIATE` write lock on
+        SQLite) and then inserts nothing. Should the first roll back, the second inserts."""
+        c = t.seen_events.c
+        statement = (
+            _dialect_insert(self._conn, t.seen_events)
+            .values(source=source, event_id=event_id, seen_at=at)
+            .on_conflict_do_nothing(index_elements=[c.source, c.event_id])
+            # A returned row, not rowcount: with RETURNING, psycopg reports rowcount -1.
+            .returning(c.source)
+        )
+        return self._conn.execute(statement).first() is not None

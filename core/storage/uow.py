@@ -28,7 +28,9 @@ from core.ports import (
     Mailboxes,
     Messages,
     Outbox,
+    Posts,
     Quarantine,
+    SeenEvents,
     Tickets,
     UnitOfWork,
 )
@@ -40,7 +42,9 @@ from core.storage.repositories import (
     SqlMailboxes,
     SqlMessages,
     SqlOutbox,
+    SqlPosts,
     SqlQuarantine,
+    SqlSeenEvents,
     SqlTickets,
 )
 
@@ -60,6 +64,8 @@ class SqlUnitOfWork:
         self.audit: Audit = SqlAudit(self._current)
         self.actions: Actions = SqlActions(self._current)
         self.mailboxes: Mailboxes = SqlMailboxes(self._current)
+        self.posts: Posts = SqlPosts(self._current)
+        self.events: SeenEvents = SqlSeenEvents(self._current)
 
     def __enter__(self) -> Self:
         if self._connection is not None:

@@ -8,6 +8,7 @@ from typing import Any
 from core.model import (
     AuditEvent,
     Channel,
+    ChannelPost,
     Customer,
     Decision,
     Direction,
@@ -15,6 +16,7 @@ from core.model import (
     DraftStatus,
     Message,
     OutboxItem,
+    PostKind,
     QuarantineItem,
     ScheduledAction,
     Ticket,
@@ -112,3 +114,14 @@ def audit_event(**fields: Any) -> AuditEvent:
 
 def action(idem_key: str, **fields: Any) -> ScheduledAction:
     return ScheduledAction(**{"kind": "escalate", "idem_key": idem_key, "due_at": T0, **fields})
+
+
+def post(ticket_id: int, ts: str, **fields: Any) -> ChannelPost:
+    defaults: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "kind": PostKind.CARD,
+        "channel": "C0SUPPORT",
+        "ts": ts,
+        "created_at": T0,
+    }
+    return ChannelPost(**{**defaults, **fields})

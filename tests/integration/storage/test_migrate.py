@@ -15,7 +15,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from core.model import Channel, Direction, Message, OutboxItem, OutboxStatus
+from core.model import (
+    Channel,
+    Direction,
+    Draft,
+    Message,
+    OutboxItem,
+    OutboxStatus,
+    PostKind,
+)
 from core.storage import (
     current_revision,
     head_revision,
@@ -24,7 +32,7 @@ from core.storage import (
     upgrade,
 )
 from core.storage.migrate import alembic_config
-from core.storage.tables import customers, messages, metadata, outbox, tickets
+from core.storage.tables import customers, drafts, messages, metadata, outbox, tickets
 from tests.integration.storage import records
 from tests.integration.storage.records import T0, at, id_of
 
@@ -64,8 +72,8 @@ def _table_names(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_head_is_the_recipients_revision() -> None:
-    assert head_revision() == "0003"
+def test_head_is_the_channel_posts_revision() -> None:
+    assert head_revision() == "0004"
 
 
 def test_upgrade_brings_an_empty_database_to_head_matching_the_metadata(
@@ -337,3 +345,113 @@ def test_downgrade_to_0002_deletes_the_automatic_outbox_rows_it_cannot_hold(
     assert _schema_differences(empty_database_url) == []
     assert _message(empty_database_url) == _MESSAGE
     assert _outbox_item(empty_database_url) == OutboxItem(**{**vars(_ITEM), **_LEASED})
+
+
+# A draft as revision 0003 stored it, for a DRAFT post to point at.
+_DRAFT_AT_0003: dict[str, Any] = {
+    "id": 3,
+    "ticket_id": 7,
+    "version": 1,
+    "status": "pending",
+    "text": "Fixed.",
+    "provider": "template",
+    "model": "none",
+    "prompt_version": "v1",
+    "created_at": T0,
+}
+_DRAFT = Draft(
+    ticket_id=7,
+    version=1,
+    text="Fixed.",
+    created_at=T0,
+    provider="template",
+    model="none",
+    prompt_version="v1",
+    id=3,
+)
+
+
+def _insert_rows_at_0003(url: str) -> None:
+    """0003 holds the rows 0002 did (its new columns take their server defaults) and a draft."""
+    _insert_rows_at_0002(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(drafts.insert().values(**_DRAFT_AT_0003))
+    finally:
+        engine.dispose()
+
+
+def _assert_rows_at_0003_kept(url: str) -> None:
+    assert _message(url) == _MESSAGE
+    assert _outbox_item(url) == OutboxItem(**{**vars(_ITEM), **_LEASED})
+    engine = make_engine(url)
+    try:
+        with unit_of_work_factory(engine)() as uow:
+            assert uow.drafts.get(3) == _DRAFT
+            ticket = uow.tickets.get(7)
+            assert ticket is not None and ticket.ref == "T7"
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_0003_keeps_rows_and_posts_refer_to_them(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0003")
+    _insert_rows_at_0003(empty_database_url)
+
+    upgrade(empty_database_url)
+
+    assert current_revision(empty_database_url) == head_revision()
+    assert _schema_differences(empty_database_url) == []
+    _assert_rows_at_0003_kept(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        with unit_of_work_factory(engine)() as uow:
+            assert uow.posts.list_for_ticket(7) == []
+            card = uow.posts.add(records.post(7, "1700000000.000100"))
+            shown = uow.posts.add(
+                records.post(7, "1700000000.000200", kind=PostKind.CUSTOMER, message_id=5)
+            )
+            drafted = uow.posts.add(
+                records.post(7, "1700000000.000300", kind=PostKind.DRAFT, draft_id=3)
+            )
+            assert uow.events.first_time("slack", "Ev01", at=T0)
+            uow.commit()
+            assert uow.posts.list_for_ticket(7) == [card, shown, drafted]
+            assert uow.posts.find("C0SUPPORT", "1700000000.000300") == drafted
+            assert not uow.events.first_time("slack", "Ev01", at=at(1))
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_0003_drops_posts_and_events_and_keeps_the_rest(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url, "0003")
+    _insert_rows_at_0003(empty_database_url)
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        with unit_of_work_factory(engine)() as uow:
+            uow.posts.add(records.post(7, "1700000000.000100", kind=PostKind.DRAFT, draft_id=3))
+            uow.events.first_time("slack", "Ev01", at=T0)
+            uow.commit()
+    finally:
+        engine.dispose()
+
+    command.downgrade(alembic_config(empty_database_url), "0003")
+
+    assert current_revision(empty_database_url) == "0003"
+    assert not {"channel_posts", "seen_events"} & _table_names(empty_database_url)
+    _assert_rows_at_0003_kept(empty_database_url)
+    upgrade(empty_database_url)
+    assert _schema_differences(empty_database_url) == []
+    _assert_rows_at_0003_kept(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        with unit_of_work_factory(engine)() as uow:
+            assert uow.posts.list_for_ticket(7) == []
+            # The dropped sightings are gone with their table.
+            assert uow.events.first_time("slack", "Ev01", at=at(1))
+    finally:
+        engine.dispose()
