@@ -266,6 +266,14 @@ class MailGenerator:
             "</body></html>\n"
         )
 
+    def _bytes(self, msg: EmailMessage) -> bytes:
+        """CRLF bytes. Boundaries come from our generator: the `email` package would draw
+        them from the global `random`, which would make the output differ run to run."""
+        for part in msg.walk():
+            if part.get_content_maintype() == "multipart" and part.get_boundary() is None:
+                part.set_boundary(f"==={self.rng.getrandbits(64):016x}==")
+        return msg.as_bytes(policy=policy.SMTP)
+
     # -- kinds -------------------------------------------------------------------------------
 
     def _make(self, kind: str, slot: int) -> bytes:
@@ -279,14 +287,14 @@ class MailGenerator:
         msg = self._base(slot, name, sender, subject)
         msg.set_content(self._signed(lines, name))
         self._remember(msg, subject, lines)
-        return _bytes(msg)
+        return self._bytes(msg)
 
     def _make_html(self, slot: int, name: str, sender: str) -> bytes:
         subject, lines = self._topic(TOPICS)
         msg = self._base(slot, name, sender, subject)
         msg.set_content(self._html(lines, name), subtype="html")
         self._remember(msg, subject, lines)
-        return _bytes(msg)
+        return self._bytes(msg)
 
     def _make_alternative(self, slot: int, name: str, sender: str) -> bytes:
         subject, lines = self._topic(TOPICS)
@@ -294,7 +302,7 @@ class MailGenerator:
         msg.set_content(self._signed(lines, name))
         msg.add_alternative(self._html(lines, name), subtype="html")
         self._remember(msg, subject, lines)
-        return _bytes(msg)
+        return self._bytes(msg)
 
     def _make_attachment(self, slot: int, name: str, sender: str) -> bytes:
         subject, lines = self._topic(TOPICS)
@@ -314,14 +322,14 @@ class MailGenerator:
                 data = self.rng.randbytes(size)
                 msg.add_attachment(data, maintype, subtype, filename=filename)
         self._remember(msg, subject, lines)
-        return _bytes(msg)
+        return self._bytes(msg)
 
     def _make_latin1(self, slot: int, name: str, sender: str) -> bytes:
         subject, lines = self._topic(self.rng.choice([GERMAN, FRENCH]))
         msg = self._base(slot, name, sender, None)
         msg.set_content("\n".join(lines) + f"\n\n{name}\n", charset="iso-8859-1", cte="8bit")
         self._remember(msg, subject, lines)
-        return _with_subject(_bytes(msg), subject, "iso-8859-1")
+        return _with_subject(self._bytes(msg), subject, "iso-8859-1")
 
     def _make_cp1252(self, slot: int, name: str, sender: str) -> bytes:
         subject, lines = self._topic(TOPICS)
@@ -329,7 +337,7 @@ class MailGenerator:
         msg = self._base(slot, name, sender, subject)
         msg.set_content(self._signed(lines, name), charset="windows-1252", cte="8bit")
         self._remember(msg, subject, lines)
-        return _bytes(msg)
+        return self._bytes(msg)
 
     def _make_encoded_subject(self, slot: int, name: str, sender: str) -> bytes:
         template, charset = self.rng.choice(ENCODED_SUBJECTS)
@@ -339,7 +347,7 @@ class MailGenerator:
         cte = self.rng.choice(["8bit", "quoted-printable", "base64"])
         msg.set_content(self._signed([subject, *lines], name), charset="utf-8", cte=cte)
         self._remember(msg, subject, lines)
-        return _with_subject(_bytes(msg), subject, charset)
+        return _with_subject(self._bytes(msg), subject, charset)
 
     def _make_reply(self, slot: int, name: str, sender: str) -> bytes:
         # Mostly recent threads, now and then an old one.
@@ -353,7 +361,6 @@ class MailGenerator:
         msg = self._base(slot, earlier.name, earlier.sender, subject)
         msg["In-Reply-To"] = earlier.message_id
         msg["References"] = earlier.message_id
-        _, lines = self._topic(TOPICS)
         news = self.rng.choice(
             [
                 "Any news on this? I still have not heard back.",
@@ -364,10 +371,10 @@ class MailGenerator:
         )
         when = format_datetime(earlier.date)
         quoted = "\n".join(f"> {line}" for line in earlier.lines)
-        body = f"{news}\n\n{name}\n\nOn {when}, {earlier.name} <{earlier.sender}> wrote:\n{quoted}\n"
-        msg.set_content(body)
+        attribution = f"On {when}, {earlier.name} <{earlier.sender}> wrote:"
+        msg.set_content(f"{news}\n\n{earlier.name}\n\n{attribution}\n{quoted}\n")
         self._remember(msg, subject, [news])
-        return _bytes(msg)
+        return self._bytes(msg)
 
     def _make_auto_reply(self, slot: int, name: str, sender: str) -> bytes:
         subject = self.rng.choice(
@@ -382,12 +389,14 @@ class MailGenerator:
             f"I am out of the office until {self._fill('the {d}th')} with limited access to "
             f"email.\nFor urgent matters please contact my colleague.\n\n{name}\n"
         )
-        return _bytes(msg)
+        return self._bytes(msg)
 
     def _make_bounce(self, slot: int, name: str, sender: str) -> bytes:
         recipient = sender
         daemon = "MAILER-DAEMON@mx.example.net"
-        msg = self._base(slot, "Mail Delivery System", daemon, "Undelivered Mail Returned to Sender")
+        msg = self._base(
+            slot, "Mail Delivery System", daemon, "Undelivered Mail Returned to Sender"
+        )
         msg["Auto-Submitted"] = "auto-replied"
         msg.set_content(
             "This is the mail system at host mx.example.net.\n\n"
@@ -417,8 +426,10 @@ class MailGenerator:
         original["Subject"] = "Re: your request"
         original["Message-ID"] = f"<reply.{self.rng.getrandbits(40):010x}@supportbot.invalid>"
         original.set_content("Thank you for your message. We are looking into it.\n")
-        msg.add_attachment(original)
-        return _bytes(msg)
+        returned = EmailMessage()
+        returned.set_content(original)  # message/rfc822
+        msg.attach(returned)
+        return self._bytes(msg)
 
     def _make_list(self, slot: int, name: str, sender: str) -> bytes:
         lists = ["announce.vendor.example", "users.project.example", "news.shop.example"]
@@ -430,16 +441,12 @@ class MailGenerator:
         lines = [self._fill("Our release {n} is out with many improvements.") for _ in range(4)]
         msg.set_content("\n\n".join(lines) + "\n")
         msg.add_alternative(self._html(lines, "Vendor News"), subtype="html")
-        return _bytes(msg)
+        return self._bytes(msg)
 
 
 def _split_from(msg: EmailMessage) -> tuple[str, str]:
     address = msg["From"].addresses[0]
     return address.display_name, address.addr_spec
-
-
-def _bytes(msg: EmailMessage) -> bytes:
-    return msg.as_bytes(policy=policy.SMTP)
 
 
 def _with_subject(raw: bytes, subject: str, charset: str) -> bytes:

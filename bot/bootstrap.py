@@ -5,27 +5,48 @@ This is the only module that picks implementations; everything else receives the
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.rendering import JinjaRenderer
+from bot.scheduler import Kicker
 from bot.settings import Settings, resolve_thread_secret
 from channels.email.compose import compose_reply
 from channels.email.parse import parse_email
 from channels.email.smtp import SmtpTransport
+from channels.slack.app import SlackConnection, build_app
+from channels.slack.approvers import Approvers
+from channels.slack.client import make_client
+from channels.slack.config import SlackConfig
+from channels.slack.handlers import Desk, refresh_action
+from channels.slack.pacing import Pacer
+from channels.slack.presenter import PRESENT, REFRESH, Presenter
+from channels.slack.transport import SlackTransport
 from core.acknowledge import acknowledge
+from core.actions import Handler
 from core.approval import ApprovalPolicy, Identity
 from core.clock import SystemClock
 from core.drafting.offline import OfflineDrafter
 from core.drafting.request import DraftProvider
 from core.drafting.service import Voice, create_draft
 from core.intake import IntakeContext, IntakeResult, handle_inbound, retry_quarantined
-from core.model import Channel, Disposition, InboundMessage, QuarantineItem
+from core.model import (
+    Channel,
+    Disposition,
+    Draft,
+    InboundMessage,
+    OutboxItem,
+    QuarantineItem,
+    ScheduledAction,
+)
 from core.outbox import ReplyTransport, index_transports
 from core.ports import Clock, Renderer, UnitOfWork
 from core.storage.engine import make_engine
@@ -33,6 +54,18 @@ from core.storage.migrate import upgrade
 from core.storage.uow import unit_of_work_factory
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SlackParts:
+    """The Slack side, when `[slack]` is configured: one client, pacer and presenter per
+    process, shared by the Bolt app, the scheduled-action handlers and the reply transport."""
+
+    config: SlackConfig
+    client: WebClient
+    pacer: Pacer
+    presenter: Presenter
+    approvers: Approvers
 
 
 @dataclass(frozen=True)
@@ -48,6 +81,60 @@ class Services:
     identity: Identity
     transports: Mapping[Channel, ReplyTransport]
     renderer: Renderer
+    handlers: Mapping[str, Handler] = field(default_factory=dict)  # scheduled-action kinds
+    slack: SlackParts | None = None
+    kicker: Kicker | None = None
+
+    def close(self) -> None:
+        """Stop background work this object started, then release the database."""
+        if self.kicker is not None:
+            self.kicker.stop()
+        self.engine.dispose()
+
+    def request(self, action: ScheduledAction, *, is_urgent: bool = True) -> None:
+        """Record a durable action (once per idempotency key) and, if urgent, have it run
+        right away; otherwise, or if that fails, the ticker of `supportbot run` runs it."""
+        with self.new_uow() as uow:
+            uow.actions.add_if_absent(action)
+            uow.commit()
+        if is_urgent and self.kicker is not None:
+            self.kicker.kick()
+
+    def show_decision(self, draft: Draft) -> None:
+        """A decision made outside Slack (the CLI): update the draft's Slack message at the
+        next tick of the running bot (a one-shot command does not wait for Slack)."""
+        if self.slack is not None:
+            self.request(refresh_action(draft, now=self.clock.now()), is_urgent=False)
+
+    def regenerate(self, ticket_id: int) -> Draft:
+        """A new draft version (superseding the pending one), presented where agents are."""
+        draft = create_draft(
+            self.new_uow(), ticket_id, provider=self.drafter, clock=self.clock, voice=self.voice
+        )
+        self._present(draft)
+        return draft
+
+    def on_sent(self, item: OutboxItem) -> None:
+        """After delivery: show "sent" on the draft's Slack message and the card."""
+        if self.slack is None or item.draft_id is None:
+            return
+        with self.new_uow() as uow:
+            draft = uow.drafts.get(item.draft_id)
+        if draft is not None:
+            self.request(refresh_action(draft, now=self.clock.now()))
+
+    def _present(self, draft: Draft) -> None:
+        if self.slack is None or draft.id is None:
+            return
+        self.request(
+            ScheduledAction(
+                kind=PRESENT,
+                idem_key=f"slack-present:draft:{draft.id}",
+                due_at=self.clock.now(),
+                ticket_id=draft.ticket_id,
+                payload=json.dumps({"draft_id": draft.id}),
+            )
+        )
 
     def receive(self, msg: InboundMessage) -> IntakeResult:
         """Intake, then a draft for anything a person must answer. The message is committed
@@ -102,7 +189,7 @@ class Services:
         if not result.needs_draft:
             return
         try:
-            create_draft(
+            draft = create_draft(
                 self.new_uow(),
                 result.ticket_id,
                 provider=self.drafter,
@@ -111,6 +198,11 @@ class Services:
             )
         except Exception:  # the ticket stands; a draft can be regenerated
             log.exception("drafting failed", extra={"ticket_id": result.ticket_id})
+            return
+        try:
+            self._present(draft)
+        except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
+            log.exception("presenting failed", extra={"ticket_id": result.ticket_id})
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Services:
@@ -121,11 +213,27 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
     secret = resolve_thread_secret(brand)
     clock = clock or SystemClock()
     renderer = JinjaRenderer()
+    new_uow = unit_of_work_factory(engine)
+    approval = ApprovalPolicy(approvers=frozenset(settings.approval.approvers))
+    slack = _slack(settings.slack, new_uow=new_uow, clock=clock, approval=approval)
+    handlers: dict[str, Handler] = {}
+    kicker = None
+    if slack is not None:
+        handlers = {
+            PRESENT: slack.presenter.handle_present,
+            REFRESH: slack.presenter.handle_refresh,
+        }
+        kicker = Kicker(
+            new_uow=new_uow,
+            handlers=handlers,
+            clock=clock,
+            lease_seconds=settings.scheduler.lease_seconds,
+        )
     return Services(
         settings=settings,
         clock=clock,
         engine=engine,
-        new_uow=unit_of_work_factory(engine),
+        new_uow=new_uow,
         intake=IntakeContext(
             clock=clock,
             policy=settings.triage,
@@ -135,14 +243,77 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         ),
         drafter=OfflineDrafter(renderer),
         voice=Voice(brand=brand.name, signature=brand.signature),
-        approval=ApprovalPolicy(approvers=frozenset(settings.approval.approvers)),
+        approval=approval,
         identity=Identity(thread_secret=secret, domain=brand.message_id_domain),
-        transports=index_transports(_transports(settings, renderer)),
+        transports=index_transports(_transports(settings, renderer, slack)),
         renderer=renderer,
+        handlers=handlers,
+        slack=slack,
+        kicker=kicker,
     )
 
 
-def _transports(settings: Settings, renderer: JinjaRenderer) -> list[ReplyTransport]:
+def _slack(
+    config: SlackConfig | None,
+    *,
+    new_uow: Callable[[], UnitOfWork],
+    clock: Clock,
+    approval: ApprovalPolicy,
+) -> SlackParts | None:
+    if config is None:
+        return None
+    client = make_client(config)
+    pacer = Pacer(interval=config.post_interval_seconds)
+    presenter = Presenter(
+        client, new_uow=new_uow, clock=clock, agents_channel=config.agents_channel, pacer=pacer
+    )
+    approvers = Approvers(client, base=approval, group=config.approver_group)
+    return SlackParts(config, client, pacer, presenter, approvers)
+
+
+@dataclass
+class SlackRuntime:
+    """The running Bolt app: stop() closes the connection, then waits for its listeners."""
+
+    connection: SlackConnection
+    executor: ThreadPoolExecutor
+
+    def stop(self) -> None:
+        try:
+            self.connection.stop()
+        finally:
+            self.executor.shutdown(wait=True)
+
+
+def start_slack(services: Services) -> SlackRuntime:
+    """Connect the Bolt app (Socket Mode or HTTP, per config) to the services."""
+    slack = services.slack
+    if slack is None:
+        raise ValueError("no [slack] section is configured")
+    desk = Desk(
+        config=slack.config,
+        new_uow=services.new_uow,
+        clock=services.clock,
+        identity=services.identity,
+        approvers=slack.approvers,
+        receive=services.receive,
+        regenerate=services.regenerate,
+        request=services.request,
+    )
+    executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-listener")
+    app = build_app(desk, client=slack.client, executor=executor)
+    connection = SlackConnection(app, slack.config)
+    try:
+        connection.start()
+    except BaseException:
+        executor.shutdown(wait=False)
+        raise
+    return SlackRuntime(connection, executor)
+
+
+def _transports(
+    settings: Settings, renderer: JinjaRenderer, slack: SlackParts | None
+) -> list[ReplyTransport]:
     """A sender per configured channel; a channel without one keeps its replies queued."""
     transports: list[ReplyTransport] = []
     if settings.smtp is not None:
@@ -153,4 +324,6 @@ def _transports(settings: Settings, renderer: JinjaRenderer) -> list[ReplyTransp
             renderer=renderer,
         )
         transports.append(SmtpTransport(settings.smtp, compose=compose))
+    if slack is not None:
+        transports.append(SlackTransport(slack.client, pacer=slack.pacer))
     return transports

@@ -377,9 +377,10 @@ def _pending_draft(services: Services, ref: str, version: int | None) -> Draft:
     return wanted[0]
 
 
-def _report_decision(decided: Decided) -> None:
+def _report_decision(services: Services, decided: Decided) -> None:
     d = decided.draft
     if decided.outcome is Outcome.APPLIED:
+        services.show_decision(d)
         queued = " and queued for sending" if decided.outbox else ""
         out.print(f"draft v{d.version} {d.status}{queued}", markup=False)
         return
@@ -409,6 +410,7 @@ def drafts_approve(
     draft = _pending_draft(services, ref, version)
     text = edited.read_text(encoding="utf-8") if edited else None
     _report_decision(
+        services,
         approve(
             services.new_uow(),
             draft_id=draft.id or 0,
@@ -418,7 +420,7 @@ def drafts_approve(
             clock=services.clock,
             identity=services.identity,
             edited_text=text,
-        )
+        ),
     )
 
 
@@ -433,6 +435,7 @@ def drafts_reject(
     services = state.services()
     draft = _pending_draft(services, ref, version)
     _report_decision(
+        services,
         reject(
             services.new_uow(),
             draft_id=draft.id or 0,
@@ -441,7 +444,7 @@ def drafts_reject(
             reason=reason,
             policy=services.approval,
             clock=services.clock,
-        )
+        ),
     )
 
 
@@ -567,6 +570,7 @@ def db_upgrade() -> None:
 @app.command()
 def run() -> None:
     """Start every configured channel and the scheduler; stop with Ctrl-C."""
+    from bot.bootstrap import start_slack
     from bot.scheduler import start_ticker
     from channels.email.imap import make_receiver, watch_mailbox
 
@@ -575,7 +579,8 @@ def run() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    scheduler = start_ticker(services, handlers={})
+    scheduler = start_ticker(services, handlers=services.handlers)
+    slack = start_slack(services) if services.slack is not None else None
     receive = make_receiver(parse=services.parse_email, intake=services.receive)
     watchers = [
         threading.Thread(
@@ -597,12 +602,17 @@ def run() -> None:
     err.print("drafting: offline templates (no LLM configured)", markup=False)
     err.print("scheduler: running (UTC ticker)", markup=False)
     for line in _channel_status(settings):
+        if slack is not None and line.startswith("slack:"):
+            line = slack.connection.describe()
         err.print(line, markup=False)
     err.print("supportbot is running; press Ctrl-C to stop.", markup=False)
     stop.wait()
     for watcher in watchers:
         watcher.join()
+    if slack is not None:
+        slack.stop()
     scheduler.shutdown(wait=True)
+    services.close()
     err.print("stopped.", markup=False)
 
 

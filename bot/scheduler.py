@@ -6,15 +6,23 @@ default misfire grace silently drops overdue jobs); the durable rows are `core.a
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.bootstrap import Services
 from core.actions import Handler, sweep
 from core.outbox import deliver_due
+from core.ports import Clock, UnitOfWork
+
+if TYPE_CHECKING:  # bootstrap builds a Kicker, so import Services for annotations only
+    from bot.bootstrap import Services
+
+log = logging.getLogger(__name__)
 
 
 def instance_name() -> str:
@@ -38,7 +46,68 @@ def tick(services: Services, *, handlers: Mapping[str, Handler], owner: str) -> 
             clock=services.clock,
             owner=owner,
             lease_seconds=settings.lease_seconds,
+            on_sent=services.on_sent,
         )
+
+
+class Kicker:
+    """Runs a sweep now, on its own thread, when asked: a card should appear within a second
+    of the mail, not at the next 5-s tick; the ticker stays the fallback. One thread per
+    process, started on the first kick; kicks while it sweeps coalesce into one more sweep."""
+
+    def __init__(
+        self,
+        *,
+        new_uow: Callable[[], UnitOfWork],
+        handlers: Mapping[str, Handler],
+        clock: Clock,
+        lease_seconds: float,
+    ) -> None:
+        self._new_uow = new_uow
+        self._handlers = handlers
+        self._clock = clock
+        self._lease_seconds = lease_seconds
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def kick(self) -> None:
+        with self._lock:
+            if self._stopping:
+                return
+            if self._thread is None:
+                # A daemon: a one-shot CLI command must not hang on it; leases make an
+                # interrupted sweep safe, and the ticker of `supportbot run` finishes it.
+                self._thread = threading.Thread(target=self._run, name="action-kicker", daemon=True)
+                self._thread.start()
+        self._wanted.set()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            thread, self._thread = self._thread, None
+        self._wanted.set()
+        if thread is not None:
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        owner = instance_name()
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stopping:
+                return
+            try:
+                sweep(
+                    self._new_uow(),
+                    handlers=self._handlers,
+                    owner=owner,
+                    clock=self._clock,
+                    lease_seconds=self._lease_seconds,
+                )
+            except Exception:  # the ticker retries; this thread must live on
+                log.exception("kicked sweep failed")
 
 
 def start_ticker(services: Services, *, handlers: Mapping[str, Handler]) -> BackgroundScheduler:

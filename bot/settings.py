@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from channels.email.imap_config import MailboxConfig
 from channels.email.smtp import SmtpConfig
+from channels.slack.config import SlackConfig
 from core.acknowledge import AckPolicy
 from core.errors import ConfigError
 from core.pipeline import TriagePolicy, validate_triage_policy
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
     acknowledge: AckPolicy = AckPolicy()
     smtp: SmtpConfig | None = None  # no [smtp] section: approved email replies wait in the outbox
     mailboxes: tuple[MailboxConfig, ...] = ()  # [[mailboxes]]: IMAP folders to read
+    slack: SlackConfig | None = None  # no [slack] section: no cards; decide with the CLI
 
     @field_validator("mailboxes")
     @classmethod

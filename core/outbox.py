@@ -104,8 +104,12 @@ def deliver_due(
     limit: int = 50,
     max_attempts: int = 8,
     backoff: Callable[[int], timedelta] = exponential_backoff,
+    on_sent: Callable[[OutboxItem], None] | None = None,
 ) -> DeliveryReport:
     """Deliver every outbox item that is due and that this owner can lease.
+
+    `on_sent` is told about each item once its delivery is recorded (e.g. so the Slack card
+    can show "sent"); its failure is logged and changes nothing about the delivery.
 
     The claim is committed before anything is sent, so two instances never deliver the same
     item concurrently; each item's outcome is committed on its own, so one failure does not
@@ -128,6 +132,11 @@ def deliver_due(
             backoff=backoff,
         )
         counts[result] += 1
+        if result is _Result.SENT and on_sent is not None:
+            try:
+                on_sent(item)
+            except Exception:
+                log.exception("on_sent hook failed", extra={"outbox_id": item.id})
     return DeliveryReport(
         sent=counts[_Result.SENT],
         retrying=counts[_Result.RETRYING],

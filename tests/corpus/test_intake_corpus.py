@@ -45,8 +45,6 @@ def test_every_corpus_mail_is_stored_once(tmp_path: Path, monkeypatch: pytest.Mo
     held = [q for q in kept if q.status is QuarantineStatus.HELD]
     assert len(held) == first[Disposition.QUARANTINED]
 
-    second = Counter(
-        services.receive(services.parse_email(s.read())).disposition for s in sources
-    )
+    second = Counter(services.receive(services.parse_email(s.read())).disposition for s in sources)
     assert second == Counter({Disposition.DUPLICATE: len(sources)})
     services.engine.dispose()

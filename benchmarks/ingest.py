@@ -1,0 +1,348 @@
+"""IMAP intake speed: `supportbot poll --once` against a raw fetch-and-parse baseline.
+
+Starts a private Dovecot (tests/servers/dovecot.py), appends `--count` generated messages
+(benchmarks/mailgen.py: a deterministic mix of plain, HTML, alternative, attachments, 8-bit
+Latin-1/windows-1252, RFC 2047 subjects, replies, auto-replies, bounces, list mail and ~5 %
+exact duplicates), then measures, `--runs` times each and interleaved:
+
+  (a) baseline: one imapclient connection in this process; SEARCH, then FETCH BODY.PEEK[]
+      in batches of 50, `email.message_from_bytes(policy=default)` and the body text of
+      each message. Nothing is stored.
+  (b) `python -m bot poll --once --json` as a child process into a fresh SQLite store,
+      with the default offline triage and drafting; wall time from process start to exit.
+
+It prints both rates, their ratio (b)/(a), poll's counts and the peak RSS of both. Start-up
+costs of (b) are measured separately (`python -m bot --help`, and `db upgrade` into an
+empty store) and subtracted in clearly labelled extra lines. The load (generation and
+APPEND) is timed but is not part of any measurement. `--profile FILE` runs one more poll
+under cProfile and prints its top functions.
+
+    .venv/bin/python benchmarks/ingest.py [--count 2000] [--runs 2] [--profile poll.prof]
+
+Needs root and Dovecot (apt-get install dovecot-imapd), as the IMAP tests do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.policy
+import json
+import os
+import pstats
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from types import FrameType
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.mailgen import MailGenerator  # noqa: E402
+from tests.servers.dovecot import Dovecot  # noqa: E402
+
+BATCH = 50  # UIDs per FETCH in the baseline, as MailboxConfig.batch_size defaults to
+APPEND_BATCH = 100  # messages per MULTIAPPEND while loading
+MAILBOX = "support"
+BOT = [sys.executable, "-m", "bot"]
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    seconds: float
+    returncode: int
+    max_rss_kib: int
+    stdout: str
+    stderr: str
+
+
+# -- load ---------------------------------------------------------------------------------
+
+
+def load_mail(server: Dovecot, count: int, seed: int) -> tuple[float, float, MailGenerator]:
+    """Generate and append `count` messages; returns (generation s, append s, generator)."""
+    generator = MailGenerator(count, seed=seed)
+    generating = appending = 0.0
+    client = server.connect()
+    try:
+        multi = client.has_capability("MULTIAPPEND")
+        batch: list[bytes] = []
+        messages = iter(generator)
+        while True:
+            started = time.perf_counter()
+            batch = [raw for _, raw in zip(range(APPEND_BATCH), messages, strict=False)]
+            generating += time.perf_counter() - started
+            if not batch:
+                break
+            started = time.perf_counter()
+            if multi:
+                client.multiappend("INBOX", batch)
+            else:
+                for raw in batch:
+                    client.append("INBOX", raw)
+            appending += time.perf_counter() - started
+        client.select_folder("INBOX", readonly=True)
+        stored = len(client.search(["ALL"]))
+    finally:
+        client.logout()
+    if stored != count:
+        raise RuntimeError(f"appended {count} messages but the folder holds {stored}")
+    return generating, appending, generator
+
+
+# -- (a) baseline ---------------------------------------------------------------------------
+
+
+def body_text(msg: EmailMessage) -> str:
+    body = msg.get_body(("plain", "html"))
+    if body is None:
+        return ""
+    try:
+        text: str = body.get_content()
+    except LookupError:  # unknown charset
+        payload = body.get_payload(decode=True)
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return text
+
+
+def run_baseline(server: Dovecot) -> tuple[float, int, int]:
+    """Fetch and parse every message once; returns (seconds, messages, text characters)."""
+    started = time.perf_counter()
+    client = server.connect()
+    try:
+        client.select_folder("INBOX", readonly=True)
+        uids = sorted(client.search(["ALL"]))
+        count = chars = 0
+        for start in range(0, len(uids), BATCH):
+            fetched = client.fetch(uids[start : start + BATCH], [b"BODY.PEEK[]"])
+            for uid in sorted(fetched):
+                raw = fetched[uid][b"BODY[]"]
+                msg = email.message_from_bytes(raw, policy=email.policy.default)
+                assert isinstance(msg, EmailMessage)
+                chars += len(body_text(msg))
+                count += 1
+    finally:
+        client.logout()
+    return time.perf_counter() - started, count, chars
+
+
+# -- (b) supportbot poll --once ---------------------------------------------------------------
+
+
+_running: subprocess.Popen[bytes] | None = None
+
+
+def run_child(command: list[str], env: dict[str, str], workdir: Path) -> ChildRun:
+    """Run a child from the project root and reap it with wait4, which gives that child's
+    own rusage (peak RSS) rather than the maximum over all children so far."""
+    global _running
+    out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=err)
+        _running = process
+        reaped = None
+        try:
+            reaped = os.wait4(process.pid, 0)
+        finally:
+            if reaped is None:  # interrupted: do not leave the child running
+                process.kill()
+                process.wait()
+            _running = None
+        _, status, usage = reaped
+        elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return ChildRun(
+        seconds=elapsed,
+        returncode=process.returncode,
+        max_rss_kib=usage.ru_maxrss,
+        stdout=out_path.read_text(errors="replace"),
+        stderr=err_path.read_text(errors="replace"),
+    )
+
+
+def fresh_store(base: Path, name: str, server: Dovecot) -> tuple[dict[str, str], Path]:
+    """A directory with an empty store, a secret file and a config naming the mailbox."""
+    workdir = base / name
+    workdir.mkdir()
+    config = workdir / "supportbot.toml"
+    config.write_text(
+        "[[mailboxes]]\n"
+        f'name = "{MAILBOX}"\nhost = "{server.host}"\nport = {server.port}\n'
+        f'security = "plain"\nuser = "{server.user}"\npassword = "{server.password}"\n'
+        "timeout_seconds = 60\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")}
+    env |= {
+        "SUPPORTBOT_CONFIG": str(config),
+        "SUPPORTBOT_DATABASE__URL": f"sqlite:///{workdir / 'bench.db'}",
+        "SUPPORTBOT_BRAND__SECRET_FILE": str(workdir / "secret"),
+    }
+    return env, workdir
+
+
+def run_poll(base: Path, name: str, server: Dovecot, prefix: list[str] | None = None) -> ChildRun:
+    env, workdir = fresh_store(base, name, server)
+    command = [*(prefix or BOT), "poll", "--once", "--json"]
+    return check(run_child(command, env, workdir), " ".join(command))
+
+
+def check(run: ChildRun, what: str) -> ChildRun:
+    if run.returncode != 0:
+        raise RuntimeError(f"{what} exited {run.returncode}:\n{run.stderr}")
+    return run
+
+
+# -- reporting --------------------------------------------------------------------------------
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"
+
+
+def print_profile(path: Path, top: int) -> None:
+    stats = pstats.Stats(str(path))
+    stats.strip_dirs()
+    for key in ("cumulative", "tottime"):
+        print(f"\n--- cProfile of poll --once, top {top} by {key} ({path})")
+        stats.sort_stats(key).print_stats(top)
+
+
+@contextmanager
+def interrupts_as_keyboard() -> Iterator[None]:
+    """SIGTERM ends the run like Ctrl-C, so the `finally` clauses clean up either way."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=2000, help="messages to append")
+    parser.add_argument("--seed", type=int, default=20240304)
+    parser.add_argument("--runs", type=int, default=2, help="times to run each measurement")
+    parser.add_argument("--profile", type=Path, help="also run poll under cProfile into FILE")
+    parser.add_argument("--top", type=int, default=30, help="profile lines to print")
+    args = parser.parse_args()
+    if shutil.which("dovecot") is None:
+        parser.error("dovecot is not installed (apt-get install dovecot-imapd)")
+
+    server: Dovecot | None = None
+    base = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        with interrupts_as_keyboard():
+            server = Dovecot()
+            server.start()
+            return measure(server, base, args)
+    except KeyboardInterrupt:
+        print("\ninterrupted; cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        if _running is not None and _running.poll() is None:
+            _running.kill()
+            _running.wait()
+        if server is not None:
+            server.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def measure(server: Dovecot, base: Path, args: argparse.Namespace) -> int:
+    count: int = args.count
+    print(f"IMAP intake benchmark: {count} messages, seed {args.seed}, Dovecot on :{server.port}")
+    generating, appending, generator = load_mail(server, count, args.seed)
+    kinds = ", ".join(f"{k} {n}" for k, n in generator.kinds.most_common())
+    print(f"load (not measured): generated in {generating:.1f} s, appended in {appending:.1f} s")
+    print(f"  mix: {kinds}")
+    rss_before_baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    help_run = check(run_child([*BOT, "--help"], dict(os.environ), _mkdir(base, "help")), "--help")
+    env, workdir = fresh_store(base, "upgrade", server)
+    upgrade_run = check(run_child([*BOT, "db", "upgrade"], env, workdir), "db upgrade")
+    print(
+        f"start-up of a `python -m bot` child: --help {help_run.seconds:.2f} s "
+        f"(interpreter + imports), db upgrade into an empty store {upgrade_run.seconds:.2f} s "
+        "(+ settings + migration)"
+    )
+
+    baselines: list[float] = []
+    polls: list[ChildRun] = []
+    for n in range(1, args.runs + 1):
+        seconds, fetched, chars = run_baseline(server)
+        if fetched != count:
+            raise RuntimeError(f"baseline read {fetched} messages, expected {count}")
+        baselines.append(seconds)
+        print(
+            f"\nrun {n} (a) baseline fetch+parse: {seconds:.2f} s → {count / seconds:.0f} msg/s"
+            f"  ({chars} body characters read)"
+        )
+        poll = run_poll(base, f"poll-{n}", server)
+        polls.append(poll)
+        counts = json.loads(poll.stdout)
+        fetched_by_poll = sum(counts.values())
+        print(
+            f"run {n} (b) poll --once: {poll.seconds:.2f} s → {count / poll.seconds:.0f} msg/s, "
+            f"peak RSS {mib(poll.max_rss_kib)}"
+        )
+        for label, overhead in (("--help", help_run.seconds), ("db upgrade", upgrade_run.seconds)):
+            net = poll.seconds - overhead
+            print(
+                f"      excluding start-up as measured by {label}: {net:.2f} s → "
+                f"{count / net:.0f} msg/s, ratio {seconds / net:.3f}"
+            )
+        print(f"      ratio (b)/(a) = {seconds / poll.seconds:.3f}   counts: {json.dumps(counts)}")
+        if fetched_by_poll != count:
+            print(f"      WARNING: poll accounted for {fetched_by_poll} of {count} messages")
+
+    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    best_a, best_b = min(baselines), min(p.seconds for p in polls)
+    print(
+        f"\nsummary over {args.runs} run(s), N={count}: baseline "
+        + " / ".join(f"{count / s:.0f}" for s in baselines)
+        + " msg/s; poll "
+        + " / ".join(f"{count / p.seconds:.0f}" for p in polls)
+        + " msg/s; ratio (b)/(a) "
+        + " / ".join(f"{a / p.seconds:.3f}" for a, p in zip(baselines, polls, strict=True))
+        + f" (best vs best {best_a / best_b:.3f}; target ≥ 0.6)"
+    )
+    print(
+        f"peak RSS: poll child {' / '.join(mib(p.max_rss_kib) for p in polls)}; this process "
+        f"(baseline) {mib(rss_self)}, of which {mib(rss_before_baseline)} was reached "
+        "before the baseline ran (generation and load)"
+    )
+
+    if args.profile:
+        prefix = [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), "-m", "bot"]
+        profiled = run_poll(base, "profile", server, prefix=prefix)
+        print(
+            f"\nprofiled poll: {profiled.seconds:.2f} s under cProfile → "
+            f"{count / profiled.seconds:.0f} msg/s"
+        )
+        print_profile(args.profile, args.top)
+    return 0
+
+
+def _mkdir(base: Path, name: str) -> Path:
+    path = base / name
+    path.mkdir()
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
