@@ -66,6 +66,10 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # In WAL mode NORMAL still survives a crash of the process; only a power loss can
+            # drop the last commits, and then the source (IMAP cursor, Slack retry) was not
+            # acknowledged either, because the cursor is written after intake, in order.
+            cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
             cursor.close()
 
