@@ -75,7 +75,6 @@ def load_mail(server: Dovecot, count: int, seed: int) -> tuple[float, float, Mai
     client = server.connect()
     try:
         multi = client.has_capability("MULTIAPPEND")
-        batch: list[bytes] = []
         messages = iter(generator)
         while True:
             started = time.perf_counter()
