@@ -22,19 +22,27 @@ from bot.settings import Settings, resolve_thread_secret
 from channels.email.compose import compose_reply
 from channels.email.parse import parse_email
 from channels.email.smtp import SmtpTransport
+from channels.slack.alerts import Alerter
 from channels.slack.app import SlackConnection, build_app
 from channels.slack.approvers import Approvers
 from channels.slack.client import make_client
 from channels.slack.config import SlackConfig
 from channels.slack.handlers import Desk, refresh_action
 from channels.slack.pacing import Pacer
-from channels.slack.presenter import PRESENT, REFRESH, Presenter
+from channels.slack.presenter import PRESENT, REFRESH, REFRESH_CARD, Presenter, refresh_card_action
 from channels.slack.transport import SlackTransport
+from core import health, ticket_actions
 from core.acknowledge import acknowledge
 from core.actions import Handler
 from core.approval import ApprovalPolicy, Identity
 from core.clock import SystemClock
+from core.drafting.fallback import FallbackDrafter
+from core.drafting.gemini import GeminiClient, GeminiConfig
+from core.drafting.knowledge import Retriever
+from core.drafting.llm import LlmDrafter, ModelClient
 from core.drafting.offline import OfflineDrafter
+from core.drafting.openai_compat import OpenAICompatibleClient, OpenAIConfig
+from core.drafting.pool import DraftPool, RateLimiter
 from core.drafting.request import DraftProvider
 from core.drafting.service import Voice, create_draft
 from core.intake import IntakeContext, IntakeResult, handle_inbound, retry_quarantined
@@ -50,6 +58,7 @@ from core.model import (
 from core.outbox import ReplyTransport, index_transports
 from core.ports import Clock, Renderer, UnitOfWork
 from core.storage.engine import make_engine
+from core.storage.knowledge import SqlKnowledgeBase
 from core.storage.migrate import upgrade
 from core.storage.uow import unit_of_work_factory
 
@@ -66,6 +75,7 @@ class SlackParts:
     pacer: Pacer
     presenter: Presenter
     approvers: Approvers
+    alerter: Alerter
 
 
 @dataclass(frozen=True)
@@ -84,9 +94,13 @@ class Services:
     handlers: Mapping[str, Handler] = field(default_factory=dict)  # scheduled-action kinds
     slack: SlackParts | None = None
     kicker: Kicker | None = None
+    retriever: Retriever | None = None  # the knowledge base, when [kb] top_k > 0
+    draft_pool: DraftPool | None = None  # drafting off the intake path, when an LLM drafts
 
     def close(self) -> None:
         """Stop background work this object started, then release the database."""
+        if self.draft_pool is not None:
+            self.draft_pool.shutdown(wait=True)  # drafts in progress are finished and stored
         if self.kicker is not None:
             self.kicker.stop()
         self.engine.dispose()
@@ -108,11 +122,30 @@ class Services:
 
     def regenerate(self, ticket_id: int) -> Draft:
         """A new draft version (superseding the pending one), presented where agents are."""
-        draft = create_draft(
-            self.new_uow(), ticket_id, provider=self.drafter, clock=self.clock, voice=self.voice
-        )
+        draft = self._create_draft(ticket_id)
         self._present(draft)
         return draft
+
+    def _create_draft(self, ticket_id: int) -> Draft:
+        return create_draft(
+            self.new_uow(),
+            ticket_id,
+            provider=self.drafter,
+            clock=self.clock,
+            voice=self.voice,
+            retriever=self.retriever,
+        )
+
+    def _draft_and_present(self, ticket_id: int) -> None:
+        try:
+            draft = self._create_draft(ticket_id)
+        except Exception:  # the ticket stands; a draft can be regenerated
+            log.exception("drafting failed", extra={"ticket_id": ticket_id})
+            return
+        try:
+            self._present(draft)
+        except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
+            log.exception("presenting failed", extra={"ticket_id": ticket_id})
 
     def on_sent(self, item: OutboxItem) -> None:
         """After delivery: show "sent" on the draft's Slack message and the card."""
@@ -141,12 +174,47 @@ class Services:
         before drafting starts, so a drafting failure never loses it."""
         result = handle_inbound(self.new_uow(), msg, ctx=self.intake)
         self._follow_up(result)
+        self._alert_quarantined(result)
         return result
 
     def retry(self, item_id: int) -> IntakeResult:
         result = retry_quarantined(self.new_uow(), item_id, parse=self.reparse, ctx=self.intake)
         self._follow_up(result)
+        self._alert_quarantined(result)
         return result
+
+    def _alert_quarantined(self, result: IntakeResult) -> None:
+        """A held message is announced once (key alert:quarantine:<id>) in the agents' channel."""
+        if self.slack is None or result.quarantine_id is None:
+            return
+        if result.disposition is not Disposition.QUARANTINED:
+            return
+        try:
+            now = self.clock.now()
+            self.request(
+                health.quarantine_alert(result.quarantine_id, reason=result.reason, now=now)
+            )
+        except Exception:  # the message is safe in the quarantine; `status` still shows it
+            log.exception("quarantine alert failed", extra={"quarantine_id": result.quarantine_id})
+
+    def check_health(self) -> None:
+        """Run by the ticker: alerts for mailboxes whose login fails or that lag (each once)."""
+        if self.slack is None:
+            return
+        lag = self.slack.config.lag_alert_seconds
+        added = health.check_mailboxes(self.new_uow(), clock=self.clock, lag_threshold=lag)
+        if added and self.kicker is not None:
+            self.kicker.kick()
+
+    def wake(self, action: ScheduledAction) -> None:
+        """A snooze ended: reopen the ticket (if the snooze still stands) and show it."""
+        changed = ticket_actions.wake(
+            self.new_uow(), action, clock=self.clock, sla=self.settings.triage.sla
+        )
+        if changed.applied and self.slack is not None and changed.ticket.id is not None:
+            now = self.clock.now()
+            card = refresh_card_action(changed.ticket.id, change=str(changed.event_id), now=now)
+            self.request(card)
 
     def reparse(self, item: QuarantineItem) -> InboundMessage:
         """Turn stored raw bytes back into a message with today's parser."""
@@ -188,21 +256,11 @@ class Services:
                 log.exception("acknowledgement failed", extra={"ticket_id": result.ticket_id})
         if not result.needs_draft:
             return
-        try:
-            draft = create_draft(
-                self.new_uow(),
-                result.ticket_id,
-                provider=self.drafter,
-                clock=self.clock,
-                voice=self.voice,
-            )
-        except Exception:  # the ticket stands; a draft can be regenerated
-            log.exception("drafting failed", extra={"ticket_id": result.ticket_id})
-            return
-        try:
-            self._present(draft)
-        except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
-            log.exception("presenting failed", extra={"ticket_id": result.ticket_id})
+        if self.draft_pool is not None:  # a model drafts: intake does not wait for it
+            ticket_id = result.ticket_id
+            self.draft_pool.submit(lambda: self._draft_and_present(ticket_id), ticket_id=ticket_id)
+        else:
+            self._draft_and_present(result.ticket_id)
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Services:
@@ -222,6 +280,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         handlers = {
             PRESENT: slack.presenter.handle_present,
             REFRESH: slack.presenter.handle_refresh,
+            REFRESH_CARD: slack.presenter.handle_refresh_card,
+            health.ALERT: slack.alerter.handle_alert,
         }
         kicker = Kicker(
             new_uow=new_uow,
@@ -229,7 +289,15 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
             clock=clock,
             lease_seconds=settings.scheduler.lease_seconds,
         )
-    return Services(
+    retriever = (
+        Retriever(
+            SqlKnowledgeBase(engine), top_k=settings.kb.top_k, min_score=settings.kb.min_score
+        )
+        if settings.kb.top_k > 0
+        else None
+    )
+    drafter, draft_pool = _drafting(settings, renderer)
+    services = Services(
         settings=settings,
         clock=clock,
         engine=engine,
@@ -241,8 +309,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
             own_addresses=frozenset({brand.support_address.lower()}),
             repeat_window=timedelta(days=settings.intake.repeat_window_days),
         ),
-        drafter=OfflineDrafter(renderer),
-        voice=Voice(brand=brand.name, signature=brand.signature),
+        drafter=drafter,
+        voice=Voice(brand=brand.name, signature=brand.signature, tone=settings.llm.tone),
         approval=approval,
         identity=Identity(thread_secret=secret, domain=brand.message_id_domain),
         transports=index_transports(_transports(settings, renderer, slack)),
@@ -250,7 +318,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         handlers=handlers,
         slack=slack,
         kicker=kicker,
+        retriever=retriever,
+        draft_pool=draft_pool,
     )
+    handlers[ticket_actions.WAKE] = services.wake  # the kicker shares this dict
+    return services
 
 
 def _slack(
@@ -268,7 +340,8 @@ def _slack(
         client, new_uow=new_uow, clock=clock, agents_channel=config.agents_channel, pacer=pacer
     )
     approvers = Approvers(client, base=approval, group=config.approver_group)
-    return SlackParts(config, client, pacer, presenter, approvers)
+    alerter = Alerter(client, agents_channel=config.agents_channel, pacer=pacer)
+    return SlackParts(config, client, pacer, presenter, approvers, alerter)
 
 
 @dataclass
@@ -299,6 +372,9 @@ def start_slack(services: Services) -> SlackRuntime:
         receive=services.receive,
         regenerate=services.regenerate,
         request=services.request,
+        retry=services.retry,
+        categories=services.settings.triage.categories.categories,
+        sla=services.settings.triage.sla,
     )
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-listener")
     app = build_app(desk, client=slack.client, executor=executor)
@@ -327,3 +403,45 @@ def _transports(
     if slack is not None:
         transports.append(SlackTransport(slack.client, pacer=slack.pacer))
     return transports
+
+
+def _drafting(settings: Settings, renderer: Renderer) -> tuple[DraftProvider, DraftPool | None]:
+    """The offline drafter, or a model with the offline drafter as its fallback and a pool
+    to run it in (so intake never waits for a model)."""
+    offline = OfflineDrafter(renderer)
+    llm = settings.llm
+    if not llm.is_remote:
+        return offline, None
+    rpm = llm.requests_per_minute
+    pool = DraftPool(concurrency=llm.concurrency, limiter=RateLimiter(rpm) if rpm > 0 else None)
+    drafter = FallbackDrafter(
+        LlmDrafter(_model_client(settings, gate=pool.gate), renderer, is_redacting=llm.redact_pii),
+        offline,
+        on_failure=lambda exc: pool.on_overload(exc.status),
+    )
+    return drafter, pool
+
+
+def _model_client(settings: Settings, *, gate: Callable[[], None]) -> ModelClient:
+    llm = settings.llm
+    if llm.provider == "gemini":
+        return GeminiClient(
+            GeminiConfig(
+                api_key=llm.api_key.get_secret_value(),
+                model=llm.model,
+                base_url=llm.base_url,
+                timeout_seconds=llm.timeout_seconds,
+                max_retries=llm.max_retries,
+            ),
+            gate=gate,
+        )
+    return OpenAICompatibleClient(
+        OpenAIConfig(
+            base_url=llm.base_url,
+            model=llm.model,
+            api_key=llm.api_key.get_secret_value(),
+            timeout_seconds=llm.timeout_seconds,
+            max_retries=llm.max_retries,
+        ),
+        gate=gate,
+    )

@@ -29,6 +29,7 @@ from bot.bootstrap import Services, bootstrap
 from bot.settings import Settings, load_settings
 from channels.email.files import list_mail_sources
 from core.approval import Decided, Outcome, approve, reject
+from core.drafting.knowledge import index_markdown, list_markdown
 from core.errors import NotFound, SupportbotError
 from core.model import (
     Conversation,
@@ -42,6 +43,7 @@ from core.model import (
 from core.outbox import deliver_due
 from core.pipeline import TriageInput, run_triage
 from core.queries import load_conversation
+from core.storage.knowledge import SqlKnowledgeBase
 
 app = typer.Typer(
     help="supportbot: email and Slack support with drafted replies that agents approve.",
@@ -52,6 +54,7 @@ app = typer.Typer(
 tickets_app = typer.Typer(help="Look at tickets.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+kb_app = typer.Typer(help="The knowledge base drafts are grounded in.", no_args_is_help=True)
 drafts_app = typer.Typer(help="Decide on drafted replies.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Approved replies waiting to be sent.", no_args_is_help=True)
 app.add_typer(tickets_app, name="tickets")
@@ -59,6 +62,7 @@ app.add_typer(drafts_app, name="drafts")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(db_app, name="db")
+app.add_typer(kb_app, name="kb")
 
 out = Console()
 err = Console(stderr=True)
@@ -182,7 +186,7 @@ def _tier_of(sender: str | None) -> Tier:
 
 
 @contextmanager
-def _progress(total: int, *, enabled: bool) -> Iterator[Any]:
+def _progress(total: int, *, enabled: bool, label: str = "ingesting") -> Iterator[Any]:
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -193,7 +197,7 @@ def _progress(total: int, *, enabled: bool) -> Iterator[Any]:
         transient=True,
     )
     with progress:
-        task = progress.add_task("ingesting", total=total)
+        task = progress.add_task(label, total=total)
         yield lambda: progress.advance(task)
 
 
@@ -636,6 +640,31 @@ def _redact_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+@kb_app.command("index")
+def kb_index(
+    path: Annotated[
+        Path | None, typer.Argument(help="Folder of Markdown articles (default: [kb] path).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Index Markdown articles for drafting; unchanged files are left alone. Idempotent."""
+    services = state.services()
+    root = path or services.settings.kb.path
+    if not root.exists():
+        raise SupportbotError(f"no such file or folder: {root}")
+    try:
+        total = len(list_markdown(root))
+        with _progress(total, enabled=err.is_terminal, label="indexing") as advance:
+            counts = index_markdown(SqlKnowledgeBase(services.engine), root, advance=advance)
+    finally:
+        services.close()
+    summary = {key: counts[key] for key in ("added", "updated", "unchanged")}
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(", ".join(f"{key}: {n}" for key, n in summary.items()))
 
 
 def main() -> None:

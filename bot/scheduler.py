@@ -30,8 +30,13 @@ def instance_name() -> str:
 
 
 def tick(services: Services, *, handlers: Mapping[str, Handler], owner: str) -> None:
-    """One beat: run due scheduled actions, then send approved replies that are due."""
+    """One beat: check mailbox health (alerts), run due scheduled actions, then send
+    approved replies that are due."""
     settings = services.settings.scheduler
+    try:
+        services.check_health()
+    except Exception:  # health alerts must never stop the sweep
+        log.exception("mailbox health check failed")
     sweep(
         services.new_uow(),
         handlers=handlers,

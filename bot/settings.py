@@ -14,7 +14,7 @@ import secrets
 import stat
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -69,6 +69,33 @@ class SchedulerSettings(_Section):
     lease_seconds: float = Field(default=120.0, gt=0)
 
 
+class LlmSettings(_Section):
+    """Which model drafts replies; "offline" (or no api_key for gemini) keeps templates."""
+
+    provider: Literal["offline", "gemini", "openai"] = "offline"
+    model: str = "gemini-2.5-flash"
+    api_key: SecretStr = Field(default=SecretStr(""), repr=False)
+    base_url: str = ""  # empty: Google's endpoint for gemini; required for openai
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    requests_per_minute: float = Field(default=0.0, ge=0)  # 0: no limit
+    redact_pii: bool = True
+    tone: str = "friendly, concise and professional"
+
+    @property
+    def is_remote(self) -> bool:
+        if self.provider == "gemini":
+            return bool(self.api_key.get_secret_value())
+        return self.provider == "openai" and bool(self.base_url)
+
+
+class KbSettings(_Section):
+    path: Path = Path("kb")
+    min_score: float = Field(default=0.1, ge=0, lt=1)
+    top_k: int = Field(default=3, ge=0, le=20)  # 0: drafts without a knowledge base
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SUPPORTBOT_",
@@ -83,6 +110,8 @@ class Settings(BaseSettings):
     approval: ApprovalSettings = ApprovalSettings()
     intake: IntakeSettings = IntakeSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    llm: LlmSettings = LlmSettings()
+    kb: KbSettings = KbSettings()
     triage: TriagePolicy = TriagePolicy()
     acknowledge: AckPolicy = AckPolicy()
     smtp: SmtpConfig | None = None  # no [smtp] section: approved email replies wait in the outbox

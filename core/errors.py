@@ -7,6 +7,8 @@
     ├── InvalidInput                a request that cannot be acted on as given
     ├── DeliveryFailed              a channel could not deliver a reply; `permanent` says
     │                               whether trying again later can help
+    ├── DraftingFailed              a model gave no usable draft (error, timeout, truncated or
+    │                               invalid answer); the offline drafter stands in
     └── MailboxError                (channels.email) an IMAP mailbox cannot be read
         └── MailboxAuthError        the server refused the login or token
 
@@ -51,3 +53,12 @@ class DeliveryFailed(SupportbotError):
     def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class DraftingFailed(SupportbotError):
+    """`reason` is short and safe to show an agent and to store: no customer text, no key."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status  # the HTTP status, where there was one (429 and 503 back off)

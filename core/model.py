@@ -234,6 +234,11 @@ class Draft:
     decided_by: str | None = None
     decided_at: datetime | None = None
     id: int | None = None
+    latency_ms: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    sources: tuple[str, ...] = ()  # titles (and links) of the knowledge-base articles used
+    flags: tuple[str, ...] = ()  # notes for the approver: commitments, language, no source
 
 
 @dataclass(frozen=True)

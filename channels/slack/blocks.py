@@ -10,11 +10,12 @@ because Slack refuses the whole message otherwise
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.model import Customer, Draft, DraftStatus, Message, Ticket
+from core.model import AuditEvent, Customer, Draft, DraftStatus, Message, Priority, Ticket
 
 Block = dict[str, Any]
 
@@ -31,6 +32,24 @@ DRAFT_ACTIONS = (APPROVE, EDIT, REGENERATE, REJECT)
 EDIT_VIEW = "draft.edit"
 REJECT_VIEW = "draft.reject"
 EDIT_BLOCK, EDIT_INPUT = "reply", "text"
+TICKET_MENU = "ticket.menu"  # the card's overflow menu
+TICKET_VIEW = "ticket.triage"  # the reclassify / priority modal
+CATEGORY_BLOCK, CATEGORY_INPUT = "category", "category"
+PRIORITY_BLOCK, PRIORITY_INPUT = "priority", "priority"
+RETRY = "quarantine.retry"
+# Overflow options: "<op>:<ticket id>" (Slack allows five options per overflow menu).
+MENU_TRIAGE = "triage"
+MENU_ASSIGN = "assign"
+MENU_SNOOZE_MORNING = "snooze-morning"
+MENU_SNOOZE_4H = "snooze-4h"
+MENU_RESOLVE = "resolve"
+_MENU = (
+    (MENU_TRIAGE, "Reclassify / priority…"),
+    (MENU_ASSIGN, "Assign to me"),
+    (MENU_SNOOZE_MORNING, "Snooze until tomorrow 09:00"),
+    (MENU_SNOOZE_4H, "Snooze 4 hours"),
+    (MENU_RESOLVE, "Resolve"),
+)
 REASON_BLOCK, REASON_INPUT = "reason", "text"
 
 _TRUNCATED = "\n… (truncated; the full text is in `supportbot tickets show`)"
@@ -102,8 +121,62 @@ class Rendered:
     blocks: list[Block]
 
 
-def ticket_card(ticket: Ticket, customer: Customer, *, sent: bool = False) -> Rendered:
-    """The card in the agents' channel: what an agent needs to pick the ticket up."""
+def menu_value(op: str, ticket_id: int) -> str:
+    return f"{op}:{ticket_id}"
+
+
+def parse_menu_value(value: str) -> tuple[str, int]:
+    op, _, ticket_id = value.rpartition(":")
+    return op, int(ticket_id)
+
+
+def _option(label: str, value: str) -> Block:
+    return {"text": {"type": "plain_text", "text": label[:BUTTON_TEXT_MAX]}, "value": value}
+
+
+def ticket_menu(ticket: Ticket) -> Block:
+    assert ticket.id is not None
+    return {
+        "type": "overflow",
+        "action_id": TICKET_MENU,
+        "options": [_option(label, menu_value(op, ticket.id)) for op, label in _MENU],
+    }
+
+
+_CHANGE_VERBS = {
+    "ticket.reclassified": "category",
+    "ticket.priority": "priority",
+    "ticket.assigned": "assigned",
+    "ticket.snoozed": "snoozed",
+    "ticket.resolved": "resolved",
+    "ticket.woken": "snooze ended",
+}
+
+
+def change_line(event: AuditEvent) -> str:
+    """The last change made to a ticket, with who and when, for the card."""
+    detail = json.loads(event.detail or "{}")
+    what = _CHANGE_VERBS.get(event.action, event.action)
+    if event.action in ("ticket.reclassified", "ticket.priority"):
+        what += f" {escape(str(detail.get('from')))} → {escape(str(detail.get('to')))}"
+    elif event.action == "ticket.assigned":
+        to = detail.get("to")
+        what += f" to {mention(str(to))}" if to else ": nobody"
+    elif event.action == "ticket.snoozed" and detail.get("until"):
+        until = datetime.fromisoformat(str(detail["until"]))
+        what += f" until {slack_date(until)}"
+    return f"Last change: {what} by {mention(event.actor)} at {slack_date(event.at)}"
+
+
+def ticket_card(
+    ticket: Ticket,
+    customer: Customer,
+    *,
+    sent: bool = False,
+    last_change: AuditEvent | None = None,
+) -> Rendered:
+    """The card in the agents' channel: what an agent needs to pick the ticket up, and the
+    overflow menu to reclassify, reprioritise, assign, snooze or resolve it."""
     who = escape(f"{customer.name} <{customer.email}>" if customer.name else customer.email)
     subject = escape(ticket.subject or "(no subject)")
     due = slack_date(ticket.first_response_due) if ticket.first_response_due is not None else "none"
@@ -114,16 +187,67 @@ def ticket_card(ticket: Ticket, customer: Customer, *, sent: bool = False) -> Re
         f"*Sentiment*\n{ticket.sentiment}/5",
         f"*First response due*\n{due}",
         f"*Channel*\n{ticket.channel.value}",
+        f"*Assignee*\n{mention(ticket.assignee) if ticket.assignee else 'nobody'}",
     ]
+    title = _section(f"*{escape(ticket.ref)}* · {truncate(subject, 2500)}")
+    if ticket.id is not None:
+        title["accessory"] = ticket_menu(ticket)
+    status = f"Status: {ticket.status.value}" + (" · reply sent ✓" if sent else "")
     blocks: list[Block] = [
-        _section(f"*{escape(ticket.ref)}* · {truncate(subject, 2500)}"),
+        title,
         {
             "type": "section",
             "fields": [{"type": "mrkdwn", "text": truncate(f, 2000)} for f in fields],
         },
-        _context(f"Status: {ticket.status.value}" + (" · reply sent ✓" if sent else "")),
+        _context(status),
     ]
+    if last_change is not None:
+        blocks.append(_context(change_line(last_change)))
     return Rendered(f"{ticket.ref} {ticket.subject}"[:FALLBACK_TEXT_MAX], blocks)
+
+
+def triage_modal(ticket: Ticket, *, categories: tuple[str, ...]) -> Block:
+    """Reclassify and reprioritise in one small modal, prefilled with the current values."""
+    assert ticket.id is not None
+    category_options = [_option(c, c) for c in categories] or [_option("general", "general")]
+    current = next((o for o in category_options if o["value"] == ticket.category), None)
+    category: Block = {
+        "type": "static_select",
+        "action_id": CATEGORY_INPUT,
+        "options": category_options,
+    }
+    if current is not None:
+        category["initial_option"] = current
+    priority_options = [_option(f"{p.value} ({p.label})", p.value) for p in Priority]
+    return {
+        "type": "modal",
+        "callback_id": TICKET_VIEW,
+        "private_metadata": str(ticket.id),
+        "title": {"type": "plain_text", "text": f"Triage {ticket.ref}"[:24]},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": CATEGORY_BLOCK,
+                "label": {"type": "plain_text", "text": "Category"},
+                "element": category,
+            },
+            {
+                "type": "input",
+                "block_id": PRIORITY_BLOCK,
+                "label": {"type": "plain_text", "text": "Priority"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": PRIORITY_INPUT,
+                    "options": priority_options,
+                    "initial_option": next(
+                        o for o in priority_options if o["value"] == ticket.priority.value
+                    ),
+                },
+            },
+        ],
+    }
 
 
 def customer_message(message: Message, *, sender: str) -> Rendered:
@@ -142,6 +266,8 @@ def draft_message(draft: Draft, *, ref: str) -> Rendered:
     about = f"Draft v{draft.version} for {escape(ref)} · {escape(draft.provider)}"
     if draft.fallback_reason:
         about += f" (fallback: {escape(draft.fallback_reason)})"
+    about += "".join(f" · ⚠ {escape(flag)}" for flag in draft.flags)
+    about += "".join(f" · source: {escape(source)}" for source in draft.sources)
     blocks = [
         _context(about),
         _section(escape(draft.text)),

@@ -27,6 +27,8 @@ class SlackConfig:
         `approval.approvers` entries "slack:U…".
     http_host/http_port/http_path: where HTTP mode listens for events and interactions.
     post_interval_seconds: spacing of chat.postMessage per channel (Slack allows ~1/s).
+    lag_alert_seconds: alert the agents' channel when a mailbox's oldest unread message is
+        older than this (once a day per mailbox).
     """
 
     __pydantic_config__: ClassVar[dict[str, str]] = {"extra": "forbid"}
@@ -43,6 +45,7 @@ class SlackConfig:
     http_port: int = 3000
     http_path: str = "/slack/events"
     post_interval_seconds: float = 1.0
+    lag_alert_seconds: float = 900.0
 
     def __post_init__(self) -> None:
         if not self.bot_token:
@@ -57,3 +60,5 @@ class SlackConfig:
             raise ValueError("http_path must start with /")
         if self.post_interval_seconds < 0:
             raise ValueError("post_interval_seconds must be ≥ 0")
+        if self.lag_alert_seconds <= 0:
+            raise ValueError("lag_alert_seconds must be > 0")

@@ -13,20 +13,32 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from channels.slack import blocks, translate
+from channels.slack import blocks, translate, views
 from channels.slack.approvers import Approvers
 from channels.slack.config import SlackConfig
+from channels.slack.presenter import refresh_card_action
+from core import queue, ticket_actions
 from core.approval import Decided, Identity, Outcome, approve, reject
-from core.errors import InvalidInput, NotAuthorised
-from core.model import Draft, DraftStatus, InboundMessage, ScheduledAction
+from core.errors import InvalidInput, NotAuthorised, NotFound
+from core.model import (
+    AuditEvent,
+    Disposition,
+    Draft,
+    DraftStatus,
+    InboundMessage,
+    PostKind,
+    Priority,
+    ScheduledAction,
+)
 from core.ports import Clock, UnitOfWork
+from core.triage.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +58,9 @@ class Desk:
     receive: Callable[[InboundMessage], object]  # Services.receive: intake + draft
     regenerate: Callable[[int], Draft]  # a new draft version for the ticket (and present it)
     request: Callable[[ScheduledAction], None]  # enqueue a durable action and run it soon
+    retry: Callable[[int], Any] | None = None  # Services.retry: a quarantined message again
+    categories: tuple[str, ...] = ()  # what a ticket may be reclassified to
+    sla: SlaPolicy = field(default_factory=SlaPolicy)  # due times after a priority change
 
 
 def refresh_action(draft: Draft, *, now: Any) -> ScheduledAction:
@@ -70,6 +85,12 @@ def register(app: App, desk: Desk) -> None:
     app.view(blocks.EDIT_VIEW)(listeners.on_edit_submit)
     app.view(blocks.REJECT_VIEW)(listeners.on_reject_submit)
     app.event("message")(listeners.on_message)
+    tickets = _TicketListeners(desk)
+    app.action(blocks.TICKET_MENU)(tickets.on_menu)
+    app.view(blocks.TICKET_VIEW)(tickets.on_triage_submit)
+    app.action(blocks.RETRY)(tickets.on_retry)
+    app.command("/support")(tickets.on_command)
+    app.event("app_home_opened")(tickets.on_home_opened)
 
 
 class _Listeners:
@@ -311,3 +332,261 @@ def _clicked(body: dict[str, Any]) -> tuple[str, int, int]:
 def _input(view: dict[str, Any], block_id: str, action_id: str) -> str:
     state = view.get("state", {}).get("values", {})
     return str(state.get(block_id, {}).get(action_id, {}).get("value") or "")
+
+
+class _TicketListeners:
+    """The card's overflow menu, `/support`, the Home tab and the quarantine Retry button."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    # -- the overflow menu ------------------------------------------------------------------
+
+    def on_menu(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user = str(body["user"]["id"])
+        action = body["actions"][0]
+        op, ticket_id = blocks.parse_menu_value(str(action["selected_option"]["value"]))
+        if not self.desk.approvers.may_decide(user):
+            self._refuse(client, body, ticket_id, op)
+            return
+        if op == blocks.MENU_TRIAGE:
+            with self.desk.new_uow() as uow:
+                ticket = uow.tickets.get(ticket_id)
+            if ticket is None:
+                _ephemeral(client, body, f"No ticket {ticket_id}.")
+                return
+            view = blocks.triage_modal(ticket, categories=self.desk.categories)
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+            return
+        self._change(
+            client, body, ticket_id, lambda actor, policy: self._op(op, ticket_id, actor, policy)
+        )
+
+    def _op(self, op: str, ticket_id: int, actor: str, policy: Any) -> ticket_actions.TicketChange:
+        common: dict[str, Any] = {
+            "ticket_id": ticket_id,
+            "actor": actor,
+            "policy": policy,
+            "clock": self.desk.clock,
+        }
+        uow = self.desk.new_uow()
+        if op == blocks.MENU_ASSIGN:
+            return ticket_actions.assign(uow, assignee=actor, **common)
+        if op in (blocks.MENU_SNOOZE_MORNING, blocks.MENU_SNOOZE_4H):
+            choice = (
+                ticket_actions.SnoozeChoice.FOUR_HOURS
+                if op == blocks.MENU_SNOOZE_4H
+                else ticket_actions.SnoozeChoice.NEXT_MORNING
+            )
+            until = ticket_actions.snooze_until(
+                self.desk.clock.now(), choice, hours=self.desk.sla.business_hours
+            )
+            return ticket_actions.snooze(uow, until=until, **common)
+        if op == blocks.MENU_RESOLVE:
+            return ticket_actions.resolve(uow, **common)
+        raise InvalidInput(f"unknown menu option {op!r}")
+
+    def on_triage_submit(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        ticket_id = int(view["private_metadata"])
+        category = _selected(view, blocks.CATEGORY_BLOCK, blocks.CATEGORY_INPUT)
+        priority = _selected(view, blocks.PRIORITY_BLOCK, blocks.PRIORITY_INPUT)
+        if category:
+            self._change(
+                client,
+                body,
+                ticket_id,
+                lambda actor, policy: ticket_actions.reclassify(
+                    self.desk.new_uow(),
+                    ticket_id=ticket_id,
+                    category=category,
+                    categories=self.desk.categories,
+                    actor=actor,
+                    policy=policy,
+                    clock=self.desk.clock,
+                ),
+            )
+        if priority:
+            self._change(
+                client,
+                body,
+                ticket_id,
+                lambda actor, policy: ticket_actions.set_priority(
+                    self.desk.new_uow(),
+                    ticket_id=ticket_id,
+                    priority=Priority(priority),
+                    actor=actor,
+                    policy=policy,
+                    clock=self.desk.clock,
+                    sla=self.desk.sla,
+                ),
+            )
+
+    def _change(
+        self,
+        client: WebClient,
+        body: dict[str, Any],
+        ticket_id: int,
+        run: Callable[[str, Any], ticket_actions.TicketChange],
+    ) -> None:
+        user = str(body["user"]["id"])
+        try:
+            changed = run(f"slack:{user}", self.desk.approvers.policy())
+        except NotAuthorised:
+            _ephemeral(client, body, REFUSED)
+            return
+        except (InvalidInput, NotFound) as exc:
+            _ephemeral(client, body, str(exc))
+            return
+        if changed.applied:
+            now = self.desk.clock.now()
+            self.desk.request(refresh_card_action(ticket_id, change=str(changed.event_id), now=now))
+
+    def _refuse(self, client: WebClient, body: dict[str, Any], ticket_id: int, op: str) -> None:
+        user = str(body["user"]["id"])
+        with self.desk.new_uow() as uow:
+            uow.audit.add(
+                AuditEvent(
+                    actor=f"slack:{user}",
+                    action="ticket.refused",
+                    at=self.desk.clock.now(),
+                    ticket_id=ticket_id,
+                    detail=json.dumps({"action": op}),
+                )
+            )
+            uow.commit()
+        _ephemeral(client, body, REFUSED)
+
+    # -- quarantine Retry -------------------------------------------------------------------
+
+    def on_retry(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user = str(body["user"]["id"])
+        item_id = int(str(body["actions"][0]["value"]))
+        if not self.desk.approvers.may_decide(user) or self.desk.retry is None:
+            _ephemeral(client, body, REFUSED)
+            return
+        with self.desk.new_uow() as uow:
+            item = uow.quarantine.get(item_id)
+            uow.audit.add(
+                AuditEvent(
+                    actor=f"slack:{user}",
+                    action="quarantine.retried",
+                    at=self.desk.clock.now(),
+                    detail=json.dumps({"quarantine_id": item_id}),
+                )
+            )
+            uow.commit()
+        reason = item.reason if item is not None else "unknown"
+        try:
+            result = self.desk.retry(item_id)
+        except NotFound as exc:
+            _ephemeral(client, body, str(exc))
+            return
+        who = f"Retried by <@{user}> at {blocks.slack_date(self.desk.clock.now())}"
+        disposition = getattr(result, "disposition", None)
+        if disposition is Disposition.QUARANTINED:
+            why = blocks.escape(str(getattr(result, "reason", "")))
+            outcome, can_retry = f"{who}: still quarantined ({why})", True
+        else:
+            ref = getattr(result, "ticket_ref", None)
+            what = str(disposition.value if disposition else "done").replace("_", " ")
+            outcome = f"{who}: {what}" + (f", ticket {blocks.escape(ref)}" if ref else "")
+            can_retry = False
+        rendered = views.quarantine_alert(
+            item_id, reason=reason, outcome=outcome, can_retry=can_retry
+        )
+        container = body.get("container") or {}
+        client.chat_update(
+            channel=str(container.get("channel_id")),
+            ts=str(container.get("message_ts")),
+            text=rendered.text,
+            blocks=rendered.blocks,
+        )
+
+    # -- /support ---------------------------------------------------------------------------
+
+    def on_command(self, ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+        """Answered in the ack itself (ephemeral): every lookup is a few indexed queries."""
+        words = str(command.get("text") or "").split()
+        user = str(command.get("user_id") or "")
+        arg = words[0].lower() if words else "help"
+        try:
+            if arg == "help":
+                rendered = views.help_message()
+            elif arg == "mine":
+                mine = queue.assigned_to(self.desk.new_uow(), f"slack:{user}")
+                rendered = views.ticket_list(
+                    "Your open tickets", mine, empty="No open tickets are assigned to you."
+                )
+            elif arg == "stats":
+                stats = queue.queue_stats(self.desk.new_uow(), now=self.desk.clock.now())
+                rendered = views.stats_message(stats)
+            elif arg.lstrip("#").upper().startswith("T"):
+                rendered = self._lookup(client, arg)
+            else:
+                rendered = views.help_message(f"I do not know `{arg}`.")
+        except Exception:
+            log.exception("/support %s failed", arg)
+            rendered = views.help_message("Sorry, that failed; the error is in the bot's log.")
+        ack(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral")
+
+    def _lookup(self, client: WebClient, ref: str) -> blocks.Rendered:
+        normal = ref.strip().lstrip("#").upper()
+        with self.desk.new_uow() as uow:
+            ticket = uow.tickets.get_by_ref(normal)
+            if ticket is None or ticket.id is None:
+                return views.help_message(f"No ticket {normal}.")
+            customer = uow.customers.get(ticket.customer_id)
+            card = next(
+                (p for p in uow.posts.list_for_ticket(ticket.id) if p.kind is PostKind.CARD), None
+            )
+        link = None
+        if card is not None:
+            try:
+                found = client.chat_getPermalink(channel=card.channel, message_ts=card.ts)
+                link = str(found.get("permalink") or "") or None
+            except SlackApiError as exc:
+                log.warning("chat.getPermalink failed: %s", exc.response.get("error"))
+        who = ""
+        if customer is not None:
+            who = f"{customer.name} <{customer.email}>" if customer.name else customer.email
+        return views.ticket_summary(ticket, customer=who, link=link)
+
+    # -- App Home ---------------------------------------------------------------------------
+
+    def on_home_opened(self, event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = str(event.get("user") or "")
+        tickets = queue.active_tickets(self.desk.new_uow())
+        now = self.desk.clock.now()
+        stats = queue.queue_stats(self.desk.new_uow(), now=now, tickets=tickets)
+        mine = [t for t in tickets if t.assignee == f"slack:{user}"]
+        view = views.home_view(user=user, tickets=tickets, mine=mine, stats=stats, now=now)
+        client.views_publish(user_id=user, view=view)
+
+
+def _selected(view: dict[str, Any], block_id: str, action_id: str) -> str:
+    state = view.get("state", {}).get("values", {})
+    option = state.get(block_id, {}).get(action_id, {}).get("selected_option") or {}
+    return str(option.get("value") or "")
+
+
+def _ephemeral(client: WebClient, body: dict[str, Any], text: str) -> None:
+    """Only the clicker sees it. A modal submission has no channel: fall back to a DM."""
+    user = body["user"]["id"]
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    try:
+        if channel:
+            client.chat_postEphemeral(
+                channel=channel, user=user, text=text, thread_ts=container.get("thread_ts")
+            )
+        else:
+            client.chat_postMessage(channel=user, text=text)
+    except SlackApiError as exc:
+        log.warning("could not tell %s: %s", user, exc.response.get("error"))

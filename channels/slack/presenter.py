@@ -16,12 +16,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from slack_sdk import WebClient
 
 from channels.slack import blocks
 from channels.slack.pacing import Pacer
 from core.model import (
+    AuditEvent,
     ChannelPost,
     Customer,
     Decision,
@@ -40,6 +42,27 @@ log = logging.getLogger(__name__)
 
 PRESENT = "slack.present"  # a new draft (and whatever else is not shown yet)
 REFRESH = "slack.refresh"  # a draft was decided or sent: update its message and the card
+REFRESH_CARD = "slack.refresh-card"  # the ticket changed (menu, snooze ended): update the card
+_CARD_CHANGES = frozenset(
+    {
+        "ticket.reclassified",
+        "ticket.priority",
+        "ticket.assigned",
+        "ticket.snoozed",
+        "ticket.resolved",
+        "ticket.woken",
+    }
+)
+
+
+def refresh_card_action(ticket_id: int, *, change: str, now: datetime) -> ScheduledAction:
+    """Update the card after a change; `change` (an audit event id) makes the key unique."""
+    return ScheduledAction(
+        kind=REFRESH_CARD,
+        idem_key=f"slack-refresh:card:{ticket_id}:{change}",
+        due_at=now,
+        ticket_id=ticket_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,7 @@ class _Snapshot:
     reasons: dict[int, str]
     sent_drafts: frozenset[int]
     posts: list[ChannelPost]
+    last_change: AuditEvent | None = None
 
 
 class Presenter:
@@ -84,6 +108,10 @@ class Presenter:
         draft_id = json.loads(action.payload).get("draft_id")
         self.present(action.ticket_id, refresh_draft=draft_id, refresh_card=True)
 
+    def handle_refresh_card(self, action: ScheduledAction) -> None:
+        assert action.ticket_id is not None
+        self.present(action.ticket_id, refresh_draft=-1, refresh_card=True)
+
     # -- the work ---------------------------------------------------------------------------
 
     def present(
@@ -95,10 +123,14 @@ class Presenter:
             card = next((p for p in snap.posts if p.kind is PostKind.CARD), None)
             is_sent = bool(snap.sent_drafts)
             if card is None:
-                rendered = blocks.ticket_card(snap.ticket, snap.customer, sent=is_sent)
+                rendered = blocks.ticket_card(
+                    snap.ticket, snap.customer, sent=is_sent, last_change=snap.last_change
+                )
                 card = self._post(ticket_id, PostKind.CARD, rendered, thread_ts=None)
             elif refresh_card:
-                rendered = blocks.ticket_card(snap.ticket, snap.customer, sent=is_sent)
+                rendered = blocks.ticket_card(
+                    snap.ticket, snap.customer, sent=is_sent, last_change=snap.last_change
+                )
                 self._update(card, rendered)
             shown_messages = {p.message_id for p in snap.posts if p.kind is PostKind.CUSTOMER}
             sender = snap.customer.email
@@ -161,7 +193,9 @@ class Presenter:
                 if item.status is OutboxStatus.SENT and item.draft_id is not None
             )
             posts = uow.posts.list_for_ticket(ticket_id)
-        return _Snapshot(ticket, customer, inbound, drafts, reasons, sent, posts)
+            changes = [e for e in uow.audit.list_for_ticket(ticket_id) if e.action in _CARD_CHANGES]
+        last = changes[-1] if changes else None
+        return _Snapshot(ticket, customer, inbound, drafts, reasons, sent, posts, last)
 
     def _post(
         self,

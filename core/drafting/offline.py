@@ -1,7 +1,9 @@
 """The offline drafter: a reply from a per-category template, always available, no network.
 
 It is the default when no LLM is configured and the fallback whenever one fails, so an
-agent always has something to approve, edit or reject.
+agent always has something to approve, edit or reject. When a knowledge base was searched
+and nothing relevant was found it uses the `clarify` template, which asks the customer for
+details instead of promising an answer.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 
 from core.drafting.request import DraftRequest, DraftText
 from core.ports import Renderer
+
+NO_ARTICLE_FLAG = "no knowledge-base article matched: the draft asks for details"
 
 
 @dataclass(frozen=True)
@@ -20,10 +24,11 @@ class OfflineDrafter:
 
     def draft(self, request: DraftRequest) -> DraftText:
         ticket = request.ticket
+        kind = "clarify" if request.needs_clarification else ticket.category
         names = [
-            f"replies/{ticket.language}/{ticket.category}.txt.j2",
+            f"replies/{ticket.language}/{kind}.txt.j2",
             f"replies/{ticket.language}/general.txt.j2",
-            f"replies/{ticket.category}.txt.j2",
+            f"replies/{kind}.txt.j2",
             "replies/general.txt.j2",
         ]
         latest = request.latest_customer_text
@@ -36,6 +41,7 @@ class OfflineDrafter:
                 "signature": request.signature,
                 "customer_text": latest,
                 "is_followup": request.inbound_count > 1,
+                "articles": [h.article for h in request.hits],
             },
         )
         return DraftText(
@@ -43,6 +49,8 @@ class OfflineDrafter:
             provider=self.name,
             model="templates",
             prompt_version=self.prompt_version,
+            sources=tuple(h.article.citation for h in request.hits),
+            flags=(NO_ARTICLE_FLAG,) if request.needs_clarification else (),
         )
 
 

@@ -7,12 +7,18 @@ lock, and a newer version supersedes any older one nobody has decided on yet.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
+from core.drafting.guards import review
+from core.drafting.knowledge import Hit, Retriever
 from core.drafting.request import DraftProvider, DraftRequest
 from core.errors import NotFound
-from core.model import AuditEvent, Direction, Draft, DraftStatus
+from core.model import AuditEvent, Direction, Draft, DraftStatus, Message
 from core.ports import Clock, UnitOfWork
+from core.triage.language import detect_language
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -21,10 +27,17 @@ class Voice:
 
     brand: str = "Support"
     signature: str = "The Support Team"
+    tone: str = "friendly, concise and professional"
 
 
 def create_draft(
-    uow: UnitOfWork, ticket_id: int, *, provider: DraftProvider, clock: Clock, voice: Voice
+    uow: UnitOfWork,
+    ticket_id: int,
+    *,
+    provider: DraftProvider,
+    clock: Clock,
+    voice: Voice,
+    retriever: Retriever | None = None,
 ) -> Draft:
     with uow:
         ticket = uow.tickets.get(ticket_id)
@@ -42,8 +55,16 @@ def create_draft(
         messages=messages,
         brand=voice.brand,
         signature=voice.signature,
+        tone=voice.tone,
+        hits=_search(retriever, ticket.subject, messages, ticket_id=ticket_id),
+        is_kb_checked=retriever is not None,
     )
     result = provider.draft(request)
+    flags = result.flags + review(
+        result.text,
+        language=ticket.language,
+        detect=lambda text: detect_language(text, default=ticket.language),
+    )
     with uow:
         previous = uow.drafts.latest_for_ticket(ticket_id)
         if previous is not None and previous.id is not None:
@@ -63,6 +84,11 @@ def create_draft(
                 model=result.model,
                 prompt_version=result.prompt_version,
                 fallback_reason=result.fallback_reason,
+                latency_ms=result.latency_ms,
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
+                sources=result.sources,
+                flags=flags,
             )
         )
         uow.audit.add(
@@ -71,8 +97,31 @@ def create_draft(
                 action="draft.created",
                 at=clock.now(),
                 ticket_id=ticket_id,
-                detail=json.dumps({"draft_id": draft.id, "version": draft.version}),
+                detail=json.dumps(
+                    {
+                        "draft_id": draft.id,
+                        "version": draft.version,
+                        "provider": draft.provider,
+                        "fallback_reason": draft.fallback_reason,
+                    }
+                ),
             )
         )
         uow.commit()
     return draft
+
+
+def _search(
+    retriever: Retriever | None, subject: str, messages: tuple[Message, ...], *, ticket_id: int
+) -> tuple[Hit, ...]:
+    """The relevant articles for the latest customer message; none if search fails (the
+    draft then asks for details, which is safe, and the failure is logged)."""
+    if retriever is None:
+        return ()
+    inbound = [m.text for m in messages if m.direction is Direction.INBOUND and not m.automatic]
+    query = f"{subject}\n{inbound[-1] if inbound else ''}"
+    try:
+        return retriever.relevant(query)
+    except Exception:
+        log.exception("knowledge-base search failed", extra={"ticket_id": ticket_id})
+        return ()

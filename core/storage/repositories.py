@@ -321,16 +321,28 @@ class SqlMessages(_Repository):
         ]
 
 
+def _draft(row: RowMapping) -> Draft:
+    return _record(
+        Draft,
+        row,
+        sources=_decode_recipients(row["sources"]),
+        flags=_decode_recipients(row["flags"]),
+    )
+
+
 class SqlDrafts(_Repository):
     def add(self, draft: Draft) -> Draft:
-        new_id = _inserted_id(self._conn, t.drafts.insert().values(**_values(draft)))
+        values = _values(draft)
+        values["sources"] = _encode_recipients(draft.sources)
+        values["flags"] = _encode_recipients(draft.flags)
+        new_id = _inserted_id(self._conn, t.drafts.insert().values(**values))
         return dataclasses.replace(draft, id=new_id)
 
     def get(self, draft_id: int) -> Draft | None:
         row = (
             self._conn.execute(select(t.drafts).where(t.drafts.c.id == draft_id)).mappings().first()
         )
-        return None if row is None else _record(Draft, row)
+        return None if row is None else _draft(row)
 
     def latest_for_ticket(self, ticket_id: int) -> Draft | None:
         drafts = self.list_for_ticket(ticket_id)
@@ -341,7 +353,7 @@ class SqlDrafts(_Repository):
         query = (
             select(t.drafts).where(t.drafts.c.ticket_id == ticket_id).order_by(t.drafts.c.version)
         )
-        return [_record(Draft, row) for row in self._conn.execute(query).mappings()]
+        return [_draft(row) for row in self._conn.execute(query).mappings()]
 
     def transition(
         self,

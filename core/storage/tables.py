@@ -178,6 +178,12 @@ drafts = Table(
     Column("decided_by", String),
     Column("decided_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("latency_ms", Integer),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    # JSON lists of strings, as text: both backends read them back the same way.
+    Column("sources", Text, nullable=False, server_default="[]"),
+    Column("flags", Text, nullable=False, server_default="[]"),
     UniqueConstraint("ticket_id", "version"),
 )
 
@@ -326,3 +332,28 @@ seen_events = Table(
     Column("seen_at", UtcDateTime, nullable=False),
     Index(None, "seen_at"),
 )
+
+
+# Knowledge-base articles (Markdown files indexed by `supportbot kb index`). Full-text search
+# lives beside the table and differs per backend, so it is not in this metadata: on SQLite an
+# FTS5 table `kb_articles_fts` kept in step by triggers, on PostgreSQL a generated `tsvector`
+# column `search` with a GIN index. `SEARCH_OBJECTS` names them for schema comparisons.
+kb_articles = Table(
+    "kb_articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path", String, nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+KB_FTS_TABLE = "kb_articles_fts"
+SEARCH_OBJECTS = frozenset({"search", "ix_kb_articles_search"})
+
+
+def is_search_object(name: str | None) -> bool:
+    """True for the per-backend full-text objects that the metadata leaves out on purpose."""
+    return name is not None and (name in SEARCH_OBJECTS or name.startswith(KB_FTS_TABLE))

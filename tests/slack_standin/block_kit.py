@@ -10,7 +10,8 @@ Limits (https://docs.slack.dev/reference/block-kit/blocks and each block's and e
 50 blocks per message, 100 per modal or Home tab; section text 3000, fields 10 × 2000;
 header 150; actions 25 elements; context 10 elements; button text 75, value 2000, url 3000;
 any action_id or block_id 255 and unique within the message or view; view title, submit and
-close 24; private_metadata 3000; callback_id 255.
+close 24; private_metadata 3000; callback_id 255; overflow 5 options, static_select 100,
+option text 75 and value 150.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ ID_MAX = 255
 INPUT_LABEL_MAX = 2000
 VIEW_TITLE_MAX = 24
 PRIVATE_METADATA_MAX = 3000
+OVERFLOW_OPTIONS_MAX = 5
+SELECT_OPTIONS_MAX = 100
+OPTION_TEXT_MAX = 75
+OPTION_VALUE_MAX = 150
 
 _KNOWN_BLOCKS = {
     "actions",
@@ -201,6 +206,23 @@ def _check_element(check: _Check, element: object, at: str) -> None:
         check.fail("must be an object", at)
         return
     check.unique_id(check.action_ids, element.get("action_id"), "action_id", f"{at}/action_id")
+    if element.get("type") in ("overflow", "static_select"):
+        options = element.get("options")
+        limit = OVERFLOW_OPTIONS_MAX if element.get("type") == "overflow" else SELECT_OPTIONS_MAX
+        if not isinstance(options, list) or not options:
+            check.fail("must provide a non-empty array", f"{at}/options")
+        else:
+            if len(options) > limit:
+                check.fail(f"must provide an array of no more than {limit} items", f"{at}/options")
+            for index, option in enumerate(options):
+                where = f"{at}/options/{index}"
+                if not isinstance(option, dict):
+                    check.fail("must be an object", where)
+                    continue
+                check.text_object(
+                    option.get("text"), OPTION_TEXT_MAX, f"{where}/text", plain_only=True
+                )
+                check.max_chars(option.get("value"), OPTION_VALUE_MAX, f"{where}/value")
     if element.get("type") == "button":
         check.text_object(element.get("text"), BUTTON_TEXT_MAX, f"{at}/text", plain_only=True)
         check.max_chars(element.get("value"), BUTTON_VALUE_MAX, f"{at}/value")

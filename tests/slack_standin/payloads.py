@@ -148,6 +148,20 @@ class PayloadFactory:
         event = {**stored, "channel": channel, "event_ts": stored["ts"], "channel_type": "channel"}
         return self.event_callback(event)
 
+    def app_home_opened(self, *, user: str, tab: str = "home") -> dict[str, Any]:
+        """A user opened the app's Home (or Messages) tab
+        (https://docs.slack.dev/reference/events/app_home_opened)."""
+        ws = self.workspace
+        event_ts = ws.seq.next_ts()
+        event = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": ws.open_dm(user).id,
+            "tab": tab,
+            "event_ts": event_ts,
+        }
+        return self.event_callback(event)
+
     # -- interactions -----------------------------------------------------------------------
 
     def _user(self, user_id: str) -> dict[str, Any]:
@@ -169,7 +183,9 @@ class PayloadFactory:
     ) -> dict[str, Any]:
         """A button click on a message the stand-in holds. The button must exist in that
         message (Slack cannot send a click on a button that is not there); `value` and
-        `block_id` default to the button's own."""
+        `block_id` default to the button's own. For an overflow menu or a select, `value`
+        names the option picked, which must be one of the element's options; the action then
+        carries `selected_option` as Slack sends it."""
         ws = self.workspace
         target = ws.channel(channel)
         message = ws.message(target.id, message_ts)
@@ -185,9 +201,15 @@ class PayloadFactory:
         }
         if element.get("type", "button") == "button":
             action["text"] = element.get("text", {"type": "plain_text", "text": ""})
-        chosen = value if value is not None else element.get("value")
-        if chosen is not None:
-            action["value"] = chosen
+        if "options" in element:
+            option = next((o for o in element["options"] if o.get("value") == value), None)
+            if option is None:
+                raise ValueError(f"{action_id!r} has no option with value {value!r}")
+            action["selected_option"] = option
+        else:
+            chosen = value if value is not None else element.get("value")
+            if chosen is not None:
+                action["value"] = chosen
         container: dict[str, Any] = {
             "type": "message",
             "message_ts": message_ts,

@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from core.storage.engine import make_engine
-from core.storage.tables import UtcDateTime, metadata
+from core.storage.tables import UtcDateTime, is_search_object, metadata
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
@@ -23,12 +23,18 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    # Full-text search objects are per backend and kept out of the metadata on purpose.
+    return not is_search_object(name)
+
+
 def _configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=metadata,
         render_as_batch=True,
         compare_type=True,
         render_item=_render_item,
+        include_name=_include_name,
         **kwargs,
     )
 
