@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
+from bot.digests import handle_digest
 from bot.rendering import JinjaRenderer
 from bot.scheduler import Kicker
 from bot.settings import Settings, resolve_thread_secret
@@ -27,15 +29,17 @@ from channels.slack.app import SlackConnection, build_app
 from channels.slack.approvers import Approvers
 from channels.slack.client import make_client
 from channels.slack.config import SlackConfig
+from channels.slack.escalations import Escalator
 from channels.slack.handlers import Desk, refresh_action
 from channels.slack.pacing import Pacer
 from channels.slack.presenter import PRESENT, REFRESH, REFRESH_CARD, Presenter, refresh_card_action
 from channels.slack.transport import SlackTransport
-from core import health, ticket_actions
+from core import health, sla_actions, ticket_actions
 from core.acknowledge import acknowledge
 from core.actions import Handler
 from core.approval import ApprovalPolicy, Identity
 from core.clock import SystemClock
+from core.digest import DIGEST
 from core.drafting.fallback import FallbackDrafter
 from core.drafting.gemini import GeminiClient, GeminiConfig
 from core.drafting.knowledge import Retriever
@@ -60,7 +64,7 @@ from core.ports import Clock, Renderer, UnitOfWork
 from core.storage.engine import make_engine
 from core.storage.knowledge import SqlKnowledgeBase
 from core.storage.migrate import upgrade
-from core.storage.uow import unit_of_work_factory
+from core.storage.uow import read_only_uow_factory, unit_of_work_factory
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,7 @@ class SlackParts:
     presenter: Presenter
     approvers: Approvers
     alerter: Alerter
+    escalator: Escalator
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,10 @@ class Services:
     kicker: Kicker | None = None
     retriever: Retriever | None = None  # the knowledge base, when [kb] top_k > 0
     draft_pool: DraftPool | None = None  # drafting off the intake path, when an LLM drafts
+    new_read_uow: Callable[[], UnitOfWork] | None = None  # read-only: no write lock (SQLite)
+    warm_up: Callable[[], None] | None = None  # loads the model SDK ahead of the first draft
+    _regenerating: set[int] = field(default_factory=set, repr=False)  # ticket ids in progress
+    _regenerating_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def close(self) -> None:
         """Stop background work this object started, then release the database."""
@@ -120,11 +129,55 @@ class Services:
         if self.slack is not None:
             self.request(refresh_action(draft, now=self.clock.now()), is_urgent=False)
 
-    def regenerate(self, ticket_id: int) -> Draft:
-        """A new draft version (superseding the pending one), presented where agents are."""
-        draft = self._create_draft(ticket_id)
-        self._present(draft)
+    def warm_up_drafting(self) -> None:
+        """Import and build the model client now (google-genai takes ~2 s to import), so the
+        first drafts after a start do not wait for it. Nothing to do for offline drafting."""
+        if self.warm_up is not None:
+            self.warm_up()
+
+    def regenerate(self, ticket_id: int) -> Future[Draft] | None:
+        """A new draft version (superseding the pending one), presented where agents are.
+
+        With a model configured the draft is made in the draft pool and this returns at once
+        (a Slack click must not wait for a model); the future gives the draft, or the error.
+        Offline it is made right here and the future is already done. None: a regeneration
+        of this ticket is already under way in this process (a double click makes one)."""
+        with self._regenerating_lock:
+            if ticket_id in self._regenerating:
+                return None
+            self._regenerating.add(ticket_id)
+        if self.draft_pool is None:
+            done: Future[Draft] = Future()
+            try:
+                done.set_result(self._regenerate(ticket_id))
+            except Exception as exc:
+                done.set_exception(exc)
+            return done
+        return self.draft_pool.call(lambda: self._regenerate(ticket_id))
+
+    def _regenerate(self, ticket_id: int) -> Draft:
+        try:
+            draft = self._create_draft(ticket_id)
+        except Exception:
+            log.exception("regenerating failed", extra={"ticket_id": ticket_id})
+            self._show_latest(ticket_id)  # put the buttons back on the draft still pending
+            raise
+        finally:
+            with self._regenerating_lock:
+                self._regenerating.discard(ticket_id)
+        self._present(draft)  # posts v+1 and shows the old version superseded
         return draft
+
+    def _show_latest(self, ticket_id: int) -> None:
+        if self.slack is None:
+            return
+        with self.new_uow() as uow:
+            latest = uow.drafts.latest_for_ticket(ticket_id)
+        if latest is not None:
+            now = self.clock.now()
+            action = refresh_action(latest, now=now)
+            key = f"{action.idem_key}:regenerate-failed:{now.isoformat()}"
+            self.request(replace(action, idem_key=key))
 
     def _create_draft(self, ticket_id: int) -> Draft:
         return create_draft(
@@ -134,6 +187,7 @@ class Services:
             clock=self.clock,
             voice=self.voice,
             retriever=self.retriever,
+            read_uow=self.new_read_uow() if self.new_read_uow is not None else None,
         )
 
     def _draft_and_present(self, ticket_id: int) -> None:
@@ -206,6 +260,16 @@ class Services:
         if added and self.kicker is not None:
             self.kicker.kick()
 
+    def run_sla(self, action: ScheduledAction) -> None:
+        """An SLA warning or escalation came due: notify (Slack, when configured) and audit."""
+        sla_actions.run_sla_action(
+            self.new_uow,
+            action,
+            clock=self.clock,
+            policy=self.settings.triage.sla,
+            notify=self.slack.escalator.notify if self.slack is not None else None,
+        )
+
     def wake(self, action: ScheduledAction) -> None:
         """A snooze ended: reopen the ticket (if the snooze still stands) and show it."""
         changed = ticket_actions.wake(
@@ -273,7 +337,9 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
     renderer = JinjaRenderer()
     new_uow = unit_of_work_factory(engine)
     approval = ApprovalPolicy(approvers=frozenset(settings.approval.approvers))
-    slack = _slack(settings.slack, new_uow=new_uow, clock=clock, approval=approval)
+    slack = _slack(
+        settings.slack, new_uow=new_uow, clock=clock, approval=approval, settings=settings
+    )
     handlers: dict[str, Handler] = {}
     kicker = None
     if slack is not None:
@@ -296,7 +362,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         if settings.kb.top_k > 0
         else None
     )
-    drafter, draft_pool = _drafting(settings, renderer)
+    drafter, draft_pool, warm_up = _drafting(settings, renderer)
     services = Services(
         settings=settings,
         clock=clock,
@@ -320,8 +386,13 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         kicker=kicker,
         retriever=retriever,
         draft_pool=draft_pool,
+        new_read_uow=read_only_uow_factory(engine),
+        warm_up=warm_up,
     )
     handlers[ticket_actions.WAKE] = services.wake  # the kicker shares this dict
+    handlers[sla_actions.WARN] = services.run_sla
+    handlers[sla_actions.BREACH] = services.run_sla
+    handlers[DIGEST] = partial(handle_digest, services)
     return services
 
 
@@ -331,6 +402,7 @@ def _slack(
     new_uow: Callable[[], UnitOfWork],
     clock: Clock,
     approval: ApprovalPolicy,
+    settings: Settings,
 ) -> SlackParts | None:
     if config is None:
         return None
@@ -341,7 +413,16 @@ def _slack(
     )
     approvers = Approvers(client, base=approval, group=config.approver_group)
     alerter = Alerter(client, agents_channel=config.agents_channel, pacer=pacer)
-    return SlackParts(config, client, pacer, presenter, approvers, alerter)
+    escalator = Escalator(
+        client,
+        new_uow=new_uow,
+        clock=clock,
+        agents_channel=config.agents_channel,
+        pacer=pacer,
+        mention=settings.escalation.slack_mention,
+        manager_dm=settings.escalation.manager_dm,
+    )
+    return SlackParts(config, client, pacer, presenter, approvers, alerter, escalator)
 
 
 @dataclass
@@ -405,21 +486,24 @@ def _transports(
     return transports
 
 
-def _drafting(settings: Settings, renderer: Renderer) -> tuple[DraftProvider, DraftPool | None]:
+def _drafting(
+    settings: Settings, renderer: Renderer
+) -> tuple[DraftProvider, DraftPool | None, Callable[[], None] | None]:
     """The offline drafter, or a model with the offline drafter as its fallback and a pool
-    to run it in (so intake never waits for a model)."""
+    to run it in (so intake never waits for a model), and how to warm the model client up."""
     offline = OfflineDrafter(renderer)
     llm = settings.llm
     if not llm.is_remote:
-        return offline, None
+        return offline, None, None
     rpm = llm.requests_per_minute
     pool = DraftPool(concurrency=llm.concurrency, limiter=RateLimiter(rpm) if rpm > 0 else None)
+    client = _model_client(settings, gate=pool.gate)
     drafter = FallbackDrafter(
-        LlmDrafter(_model_client(settings, gate=pool.gate), renderer, is_redacting=llm.redact_pii),
+        LlmDrafter(client, renderer, is_redacting=llm.redact_pii),
         offline,
         on_failure=lambda exc: pool.on_overload(exc.status),
     )
-    return drafter, pool
+    return drafter, pool, client.warm_up
 
 
 def _model_client(settings: Settings, *, gate: Callable[[], None]) -> ModelClient:

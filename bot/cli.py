@@ -572,6 +572,39 @@ def db_upgrade() -> None:
 
 
 @app.command()
+def digest(
+    now: Annotated[bool, typer.Option("--now", help="Render and send immediately.")] = False,
+    manager: Annotated[
+        str | None, typer.Option("--manager", help="Only this manager (Slack user id).")
+    ] = None,
+    show: Annotated[bool, typer.Option("--print", help="Print instead of sending.")] = False,
+    days: Annotated[int, typer.Option("--days", min=1, help="Period length (7: weekly).")] = 1,
+) -> None:
+    """Managers' digests: render the last day's figures and send (or print) them now."""
+    from bot.digests import find_manager, send_digest
+    from core.digest import prepare_digest
+
+    if not now:
+        raise typer.BadParameter("scheduled digests are sent by `supportbot run`; use --now")
+    services = state.services()
+    managers = find_manager(services, manager)
+    if not managers:
+        raise typer.BadParameter(f"no [[managers]] entry for {manager or 'anyone'}")
+    for each in managers:
+        rendered = prepare_digest(
+            services.new_uow(), each, renderer=services.renderer, clock=services.clock, days=days
+        )
+        if show:
+            out.print(rendered.text, markup=False, highlight=False)
+            continue
+        stamp = services.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        sent = send_digest(
+            services, each, rendered, idem_key=f"digest-now:{each.slack_user_id}:{stamp}"
+        )
+        out.print(f"{each.slack_user_id}: sent by {', '.join(sent) or 'nothing'}", markup=False)
+
+
+@app.command()
 def run() -> None:
     """Start every configured channel and the scheduler; stop with Ctrl-C."""
     from bot.bootstrap import start_slack
@@ -579,6 +612,7 @@ def run() -> None:
     from channels.email.imap import make_receiver, watch_mailbox
 
     services = state.services()
+    services.warm_up_drafting()  # the model SDK's import, before the first ticket waits on it
     settings = services.settings
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

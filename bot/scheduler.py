@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from core.actions import Handler, sweep
+from core.digest import enqueue_digests
 from core.outbox import deliver_due
 from core.ports import Clock, UnitOfWork
 
@@ -37,6 +38,13 @@ def tick(services: Services, *, handlers: Mapping[str, Handler], owner: str) -> 
         services.check_health()
     except Exception:  # health alerts must never stop the sweep
         log.exception("mailbox health check failed")
+    if services.settings.managers:
+        try:  # idempotent: today's and tomorrow's digest rows, once per key
+            enqueue_digests(
+                services.new_uow(), services.settings.managers, now=services.clock.now()
+            )
+        except Exception:
+            log.exception("enqueueing digests failed")
     sweep(
         services.new_uow(),
         handlers=handlers,

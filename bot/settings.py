@@ -28,6 +28,7 @@ from channels.email.imap_config import MailboxConfig
 from channels.email.smtp import SmtpConfig
 from channels.slack.config import SlackConfig
 from core.acknowledge import AckPolicy
+from core.digest import Manager
 from core.errors import ConfigError
 from core.pipeline import TriagePolicy, validate_triage_policy
 from core.triage.sla import SlaPolicy
@@ -67,6 +68,13 @@ class IntakeSettings(_Section):
 class SchedulerSettings(_Section):
     tick_seconds: float = Field(default=5.0, gt=0)
     lease_seconds: float = Field(default=120.0, gt=0)
+
+
+class EscalationSettings(_Section):
+    """Who SLA warnings and breaches call on, in Slack (the SLA rules are [triage.sla])."""
+
+    slack_mention: str = ""  # e.g. "<!subteam^S0123ABCD>" (a user group) or "<@U0123ABCD>"
+    manager_dm: str = ""  # a Slack user id (U…) who also gets breaches by DM; empty: none
 
 
 class LlmSettings(_Section):
@@ -110,6 +118,7 @@ class Settings(BaseSettings):
     approval: ApprovalSettings = ApprovalSettings()
     intake: IntakeSettings = IntakeSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    escalation: EscalationSettings = EscalationSettings()
     llm: LlmSettings = LlmSettings()
     kb: KbSettings = KbSettings()
     triage: TriagePolicy = TriagePolicy()
@@ -117,6 +126,7 @@ class Settings(BaseSettings):
     smtp: SmtpConfig | None = None  # no [smtp] section: approved email replies wait in the outbox
     mailboxes: tuple[MailboxConfig, ...] = ()  # [[mailboxes]]: IMAP folders to read
     slack: SlackConfig | None = None  # no [slack] section: no cards; decide with the CLI
+    managers: tuple[Manager, ...] = ()  # [[managers]]: who gets a daily digest, when, how
 
     @field_validator("mailboxes")
     @classmethod

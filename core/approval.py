@@ -29,6 +29,7 @@ from core.model import (
     TicketStatus,
 )
 from core.ports import Clock, UnitOfWork
+from core.sla_actions import cancel_sla_actions
 from core.threading import make_message_id, reply_subject
 
 _MAX_REFERENCES = 20  # RFC 5322 allows trimming the middle of long References chains
@@ -190,6 +191,9 @@ def mark_sent(uow: UnitOfWork, *, outbox_id: int, clock: Clock) -> bool:
                 updated_at=now,
             )
         )
+        # Answered and now waiting on the customer: the SLA clock pauses, so no warning or
+        # escalation stands until a follow-up resumes it (intake plans them again).
+        cancel_sla_actions(uow, item.ticket_id)
         _audit(uow, "reply.sent", "supportbot", ticket.id, now, {"outbox_id": outbox_id})
         uow.commit()
         return True

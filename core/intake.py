@@ -31,6 +31,7 @@ from core.model import (
 )
 from core.pipeline import TriageInput, TriagePolicy, escalate_priority, run_triage
 from core.ports import Clock, UnitOfWork
+from core.sla_actions import sync_sla_actions
 from core.threading import find_subject_ref, ref_from_message_id
 from core.triage.sla import resume_sla, sla_target_for
 
@@ -240,6 +241,7 @@ def _open_ticket(
     )
     assert ticket.id is not None
     stored = _store_message(uow, msg, ticket.id)
+    sync_sla_actions(uow, ticket, policy=ctx.policy.sla)
     _audit(
         uow,
         "ticket.created",
@@ -287,6 +289,7 @@ def _add_followup(
             resolution_due=_earliest(updated.resolution_due, triage.sla.resolution_due),
         )
     uow.tickets.save(updated)
+    sync_sla_actions(uow, updated, policy=ctx.policy.sla)
     _audit(uow, "ticket.followup", ticket.id, ctx=ctx, detail={"message_id": stored.id})
     return IntakeResult(
         Disposition.FOLLOWUP,

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from core.model import (
+    ActionStatus,
     AuditEvent,
     Channel,
     ChannelPost,
@@ -75,8 +76,9 @@ class Messages(Protocol):
         """The ticket of the most recent message, in or out, whose id is among these."""
         ...
 
-    def list_for_ticket(self, ticket_id: int) -> list[Message]:
-        """Oldest first."""
+    def list_for_ticket(self, ticket_id: int, *, with_content: bool = True) -> list[Message]:
+        """Oldest first. `with_content=False` leaves out the raw bytes and attachment
+        contents (None), for readers of the text only, such as the drafting prompt."""
         ...
 
 
@@ -166,6 +168,29 @@ class Actions(Protocol):
 
     def get_by_key(self, idem_key: str) -> ScheduledAction | None: ...
 
+    def add_or_revive(self, action: ScheduledAction) -> bool:
+        """Insert, or make a *cancelled* row with this key pending again (due time and payload
+        from `action`); a pending or done row is left alone. True if a row was written."""
+        ...
+
+    def cancel_for_ticket(
+        self,
+        ticket_id: int,
+        *,
+        kinds: Sequence[str],
+        except_keys: Sequence[str] = (),
+        key_contains: str | None = None,
+    ) -> int:
+        """Cancel the ticket's pending actions of these kinds (whose key contains
+        `key_contains`, when given) except `except_keys`; returns how many."""
+        ...
+
+    def list_for_kind(
+        self, kind: str, *, statuses: Sequence[ActionStatus] = ()
+    ) -> list[ScheduledAction]:
+        """Actions of one kind (optionally in these statuses), by due time."""
+        ...
+
     def claim_due(
         self, *, now: datetime, owner: str, lease_seconds: float, limit: int
     ) -> list[ScheduledAction]:
@@ -174,6 +199,19 @@ class Actions(Protocol):
 
     def complete(self, action_id: int, *, owner: str) -> bool:
         """Mark done if `owner` still holds the lease; False means another instance took over."""
+        ...
+
+
+class Reports(Protocol):
+    """Read-only questions for the digest; each one query, whatever the number of tickets."""
+
+    def tickets_alive(self, start: datetime, end: datetime) -> list[Ticket]:
+        """Tickets created before `end` and not resolved before `start`: the period's new,
+        resolved and still-open ones."""
+        ...
+
+    def decision_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Draft decisions in [start, end) by action (approved, edited, rejected)."""
         ...
 
 
@@ -214,6 +252,7 @@ class UnitOfWork(Protocol):
     mailboxes: Mailboxes
     posts: Posts
     events: SeenEvents
+    reports: Reports
 
     def __enter__(self) -> Self: ...
 

@@ -25,6 +25,7 @@ from core.approval import ApprovalPolicy
 from core.errors import InvalidInput, NotAuthorised, NotFound
 from core.model import AuditEvent, Priority, ScheduledAction, Ticket, TicketStatus, Tier
 from core.ports import Clock, UnitOfWork
+from core.sla_actions import cancel_sla_actions, sync_sla_actions
 from core.triage.sla import (
     BusinessHours,
     SlaPolicy,
@@ -112,6 +113,7 @@ def set_priority(
             if ticket.first_responded_at is not None
             else due.first_response_due,
         )
+        sync_sla_actions(uow, changed, policy=sla)
         return changed, {"from": ticket.priority.value, "to": priority.value}
 
     return _apply(uow, ticket_id, "ticket.priority", change, actor, policy, clock)
@@ -222,6 +224,7 @@ def wake(uow: UnitOfWork, action: ScheduledAction, *, clock: Clock, sla: SlaPoli
                 ),
             )
         uow.tickets.save(woken)
+        sync_sla_actions(uow, woken, policy=sla)
         event = _audit(uow, "ticket.woken", SYSTEM_ACTOR, ticket.id, now, {"until": until})
         uow.commit()
         return TicketChange(woken, applied=True, event_id=event.id)
@@ -254,6 +257,8 @@ def _apply(
         changed, detail = result
         changed = replace(changed, updated_at=now)
         uow.tickets.save(changed)
+        if changed.status in (TicketStatus.PENDING, *_CLOSED):
+            cancel_sla_actions(uow, ticket_id)  # paused or done: nothing is due any more
         event = _audit(uow, action, actor, ticket_id, now, detail)
         uow.commit()
         return TicketChange(changed, applied=True, event_id=event.id)

@@ -157,9 +157,13 @@ class FakeMessages(_Repo):
         found = [m for m in self.t.messages.values() if m.external_id in wanted]
         return max(found, key=lambda m: m.id or 0).ticket_id if found else None
 
-    def list_for_ticket(self, ticket_id: int) -> list[Message]:
+    def list_for_ticket(self, ticket_id: int, *, with_content: bool = True) -> list[Message]:
         return sorted(
-            (m for m in self.t.messages.values() if m.ticket_id == ticket_id),
+            (
+                m if with_content else replace(m, raw=None)
+                for m in self.t.messages.values()
+                if m.ticket_id == ticket_id
+            ),
             key=lambda m: m.id or 0,
         )
 
@@ -326,6 +330,57 @@ class FakeActions(_Repo):
     def get_by_key(self, idem_key: str) -> ScheduledAction | None:
         return next((a for a in self.t.actions.values() if a.idem_key == idem_key), None)
 
+    def add_or_revive(self, action: ScheduledAction) -> bool:
+        existing = self.get_by_key(action.idem_key)
+        if existing is None:
+            self.t.insert(self.t.actions, action)
+            return True
+        if existing.status is not ActionStatus.CANCELLED:
+            return False
+        self.t.actions[existing.id] = replace(  # type: ignore[index]
+            existing,
+            status=ActionStatus.PENDING,
+            due_at=action.due_at,
+            payload=action.payload,
+            lease_owner=None,
+            lease_until=None,
+            last_error=None,
+        )
+        return True
+
+    def cancel_for_ticket(
+        self,
+        ticket_id: int,
+        *,
+        kinds: Sequence[str],
+        except_keys: Sequence[str] = (),
+        key_contains: str | None = None,
+    ) -> int:
+        cancelled = 0
+        for key, a in list(self.t.actions.items()):
+            if (
+                a.ticket_id == ticket_id
+                and a.kind in kinds
+                and a.status is ActionStatus.PENDING
+                and a.idem_key not in except_keys
+                and (key_contains is None or key_contains in a.idem_key)
+            ):
+                self.t.actions[key] = replace(a, status=ActionStatus.CANCELLED)
+                cancelled += 1
+        return cancelled
+
+    def list_for_kind(
+        self, kind: str, *, statuses: Sequence[ActionStatus] = ()
+    ) -> list[ScheduledAction]:
+        return sorted(
+            (
+                a
+                for a in self.t.actions.values()
+                if a.kind == kind and (not statuses or a.status in statuses)
+            ),
+            key=lambda a: (a.due_at, a.id or 0),
+        )
+
     def claim_due(
         self, *, now: datetime, owner: str, lease_seconds: float, limit: int
     ) -> list[ScheduledAction]:
@@ -383,6 +438,25 @@ class FakePosts(_Repo):
         return next((p for p in self.t.posts.values() if p.channel == channel and p.ts == ts), None)
 
 
+class FakeReports(_Repo):
+    def tickets_alive(self, start: datetime, end: datetime) -> list[Ticket]:
+        return sorted(
+            (
+                t
+                for t in self.t.tickets.values()
+                if t.created_at < end and (t.resolved_at is None or t.resolved_at >= start)
+            ),
+            key=lambda t: (t.created_at, t.id or 0),
+        )
+
+    def decision_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for d in self.t.decisions.values():
+            if start <= d.at < end:
+                counts[d.action.value] = counts.get(d.action.value, 0) + 1
+        return counts
+
+
 class FakeEvents(_Repo):
     def first_time(self, source: str, event_id: str, *, at: datetime) -> bool:
         if (source, event_id) in self.t.events:
@@ -407,6 +481,7 @@ class FakeUnitOfWork:
         self.mailboxes = FakeMailboxes(store)
         self.posts = FakePosts(store)
         self.events = FakeEvents(store)
+        self.reports = FakeReports(store)
 
     def __enter__(self) -> Self:
         self._snapshot = copy.copy(self._store.tables)

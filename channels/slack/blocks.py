@@ -33,21 +33,23 @@ EDIT_VIEW = "draft.edit"
 REJECT_VIEW = "draft.reject"
 EDIT_BLOCK, EDIT_INPUT = "reply", "text"
 TICKET_MENU = "ticket.menu"  # the card's overflow menu
-TICKET_VIEW = "ticket.triage"  # the reclassify / priority modal
+TICKET_VIEW = "ticket.triage"  # the modal: category, priority, assignee, snooze
 CATEGORY_BLOCK, CATEGORY_INPUT = "category", "category"
 PRIORITY_BLOCK, PRIORITY_INPUT = "priority", "priority"
+ASSIGNEE_BLOCK, ASSIGNEE_INPUT = "assignee", "assignee"
+SNOOZE_BLOCK, SNOOZE_INPUT = "snooze", "snooze"
+SNOOZE_MORNING, SNOOZE_4H = "morning", "4h"  # the snooze choices (core SnoozeChoice values)
 RETRY = "quarantine.retry"
-# Overflow options: "<op>:<ticket id>" (Slack allows five options per overflow menu).
+# Overflow options: "<op>:<ticket id>" (Slack allows five options per overflow menu; assigning
+# someone else and snoozing are in the modal, so the menu keeps the one-click actions).
 MENU_TRIAGE = "triage"
 MENU_ASSIGN = "assign"
-MENU_SNOOZE_MORNING = "snooze-morning"
-MENU_SNOOZE_4H = "snooze-4h"
+MENU_UNASSIGN = "unassign"
 MENU_RESOLVE = "resolve"
 _MENU = (
-    (MENU_TRIAGE, "Reclassify / priority…"),
+    (MENU_TRIAGE, "Reclassify, assign, snooze…"),
     (MENU_ASSIGN, "Assign to me"),
-    (MENU_SNOOZE_MORNING, "Snooze until tomorrow 09:00"),
-    (MENU_SNOOZE_4H, "Snooze 4 hours"),
+    (MENU_UNASSIGN, "Unassign"),
     (MENU_RESOLVE, "Resolve"),
 )
 REASON_BLOCK, REASON_INPUT = "reason", "text"
@@ -207,7 +209,8 @@ def ticket_card(
 
 
 def triage_modal(ticket: Ticket, *, categories: tuple[str, ...]) -> Block:
-    """Reclassify and reprioritise in one small modal, prefilled with the current values."""
+    """Reclassify, reprioritise, assign to someone and snooze in one small modal, prefilled
+    with the current values (assignee and snooze are optional: empty changes nothing)."""
     assert ticket.id is not None
     category_options = [_option(c, c) for c in categories] or [_option("general", "general")]
     current = next((o for o in category_options if o["value"] == ticket.category), None)
@@ -219,6 +222,13 @@ def triage_modal(ticket: Ticket, *, categories: tuple[str, ...]) -> Block:
     if current is not None:
         category["initial_option"] = current
     priority_options = [_option(f"{p.value} ({p.label})", p.value) for p in Priority]
+    assignee: Block = {"type": "users_select", "action_id": ASSIGNEE_INPUT}
+    if ticket.assignee and ticket.assignee.startswith("slack:"):
+        assignee["initial_user"] = ticket.assignee.removeprefix("slack:")
+    snooze_options = [
+        _option("Until tomorrow 09:00", SNOOZE_MORNING),
+        _option("For 4 hours", SNOOZE_4H),
+    ]
     return {
         "type": "modal",
         "callback_id": TICKET_VIEW,
@@ -244,6 +254,25 @@ def triage_modal(ticket: Ticket, *, categories: tuple[str, ...]) -> Block:
                     "initial_option": next(
                         o for o in priority_options if o["value"] == ticket.priority.value
                     ),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": ASSIGNEE_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Assignee"},
+                "element": assignee,
+            },
+            {
+                "type": "input",
+                "block_id": SNOOZE_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Snooze"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": SNOOZE_INPUT,
+                    "placeholder": {"type": "plain_text", "text": "Not snoozed"},
+                    "options": snooze_options,
                 },
             },
         ],
@@ -283,6 +312,19 @@ def draft_message(draft: Draft, *, ref: str) -> Rendered:
         },
     ]
     return Rendered(f"Draft v{draft.version} for {ref}", blocks)
+
+
+def regenerating_message(draft: Draft, *, ref: str, by: str, at: datetime) -> Rendered:
+    """A pending draft while its next version is being written: no buttons (the next
+    version replaces this message's role), who asked and when."""
+    blocks = [
+        _context(f"Draft v{draft.version} for {escape(ref)} · {escape(draft.provider)}"),
+        _section(escape(draft.text)),
+        _context(
+            f":hourglass_flowing_sand: Regenerating… asked by {mention(by)} at {slack_date(at)}"
+        ),
+    ]
+    return Rendered(f"Draft v{draft.version} for {ref}: regenerating…", blocks)
 
 
 def decided_message(draft: Draft, *, ref: str, reason: str = "", is_sent: bool = False) -> Rendered:

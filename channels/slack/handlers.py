@@ -56,7 +56,9 @@ class Desk:
     identity: Identity
     approvers: Approvers
     receive: Callable[[InboundMessage], object]  # Services.receive: intake + draft
-    regenerate: Callable[[int], Draft]  # a new draft version for the ticket (and present it)
+    # Services.regenerate: a new draft version, made in the background when a model drafts;
+    # None when one is already under way for the ticket.
+    regenerate: Callable[[int], object | None]
     request: Callable[[ScheduledAction], None]  # enqueue a durable action and run it soon
     retry: Callable[[int], Any] | None = None  # Services.retry: a quarantined message again
     categories: tuple[str, ...] = ()  # what a ticket may be reclassified to
@@ -137,12 +139,34 @@ class _Listeners:
             self._ephemeral(client, body, f"Draft v{version} of {ref} is no longer pending.")
             self._refresh(draft)
             return
-        new = self.desk.regenerate(draft.ticket_id)  # supersedes this version, presents v+1
+        now = self.desk.clock.now()
         with self.desk.new_uow() as uow:
-            old = uow.drafts.get(draft_id)
-        if old is not None:
-            self._refresh(old)
-        log.info("draft regenerated", extra={"ticket_id": new.ticket_id, "draft_id": new.id})
+            uow.audit.add(
+                AuditEvent(
+                    actor=f"slack:{user}",
+                    action="draft.regenerate",
+                    at=now,
+                    ticket_id=draft.ticket_id,
+                    detail=json.dumps({"draft_id": draft_id, "version": version}),
+                )
+            )
+            uow.commit()
+        # Shown before the work starts, so the "superseded" update that follows it wins.
+        container = body.get("container") or {}
+        rendered = blocks.regenerating_message(draft, ref=ref, by=f"slack:{user}", at=now)
+        try:
+            client.chat_update(
+                channel=str(container.get("channel_id")),
+                ts=str(container.get("message_ts")),
+                text=rendered.text,
+                blocks=rendered.blocks,
+            )
+        except SlackApiError as exc:
+            log.warning("could not show regenerating: %s", exc.response.get("error"))
+        if self.desk.regenerate(draft.ticket_id) is None:  # the pool posts v+1 when done
+            self._ephemeral(client, body, f"{ref} is already being regenerated.")
+            return
+        log.info("draft regeneration started", extra={"ticket_id": draft.ticket_id})
 
     # -- modals -----------------------------------------------------------------------------
 
@@ -373,16 +397,8 @@ class _TicketListeners:
         uow = self.desk.new_uow()
         if op == blocks.MENU_ASSIGN:
             return ticket_actions.assign(uow, assignee=actor, **common)
-        if op in (blocks.MENU_SNOOZE_MORNING, blocks.MENU_SNOOZE_4H):
-            choice = (
-                ticket_actions.SnoozeChoice.FOUR_HOURS
-                if op == blocks.MENU_SNOOZE_4H
-                else ticket_actions.SnoozeChoice.NEXT_MORNING
-            )
-            until = ticket_actions.snooze_until(
-                self.desk.clock.now(), choice, hours=self.desk.sla.business_hours
-            )
-            return ticket_actions.snooze(uow, until=until, **common)
+        if op == blocks.MENU_UNASSIGN:
+            return ticket_actions.assign(uow, assignee=None, **common)
         if op == blocks.MENU_RESOLVE:
             return ticket_actions.resolve(uow, **common)
         raise InvalidInput(f"unknown menu option {op!r}")
@@ -394,6 +410,8 @@ class _TicketListeners:
         ticket_id = int(view["private_metadata"])
         category = _selected(view, blocks.CATEGORY_BLOCK, blocks.CATEGORY_INPUT)
         priority = _selected(view, blocks.PRIORITY_BLOCK, blocks.PRIORITY_INPUT)
+        assignee = _selected_user(view, blocks.ASSIGNEE_BLOCK, blocks.ASSIGNEE_INPUT)
+        snooze = _selected(view, blocks.SNOOZE_BLOCK, blocks.SNOOZE_INPUT)
         if category:
             self._change(
                 client,
@@ -422,6 +440,38 @@ class _TicketListeners:
                     policy=policy,
                     clock=self.desk.clock,
                     sla=self.desk.sla,
+                ),
+            )
+        if assignee:
+            self._change(
+                client,
+                body,
+                ticket_id,
+                lambda actor, policy: ticket_actions.assign(
+                    self.desk.new_uow(),
+                    ticket_id=ticket_id,
+                    assignee=f"slack:{assignee}",
+                    actor=actor,
+                    policy=policy,
+                    clock=self.desk.clock,
+                ),
+            )
+        if snooze:
+            choice = ticket_actions.SnoozeChoice(snooze)
+            until = ticket_actions.snooze_until(
+                self.desk.clock.now(), choice, hours=self.desk.sla.business_hours
+            )
+            self._change(
+                client,
+                body,
+                ticket_id,
+                lambda actor, policy: ticket_actions.snooze(
+                    self.desk.new_uow(),
+                    ticket_id=ticket_id,
+                    until=until,
+                    actor=actor,
+                    policy=policy,
+                    clock=self.desk.clock,
                 ),
             )
 
@@ -574,6 +624,12 @@ def _selected(view: dict[str, Any], block_id: str, action_id: str) -> str:
     state = view.get("state", {}).get("values", {})
     option = state.get(block_id, {}).get(action_id, {}).get("selected_option") or {}
     return str(option.get("value") or "")
+
+
+def _selected_user(view: dict[str, Any], block_id: str, action_id: str) -> str:
+    """A users_select's choice: `selected_user` (null when left empty)."""
+    state = view.get("state", {}).get("values", {})
+    return str(state.get(block_id, {}).get(action_id, {}).get("selected_user") or "")
 
 
 def _ephemeral(client: WebClient, body: dict[str, Any], text: str) -> None:

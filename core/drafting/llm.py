@@ -57,6 +57,10 @@ class ModelClient(Protocol):
         """One structured answer, or `DraftingFailed` saying why not."""
         ...
 
+    def warm_up(self) -> None:
+        """Load what the first request would (SDK import, client); sends nothing."""
+        ...
+
 
 @dataclass(frozen=True)
 class LlmDrafter:

@@ -51,6 +51,9 @@ class OpenAICompatibleClient:
         self._sleep = sleep
         self._gate = gate  # called right before each request, retries included: the rate limit
 
+    def warm_up(self) -> None:
+        """Nothing to load: plain urllib."""
+
     def complete(self, prompt: str) -> ModelReply:
         c = self.config
         body = {

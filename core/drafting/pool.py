@@ -19,6 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,11 @@ class DraftPool:
 
     def submit(self, job: Callable[[], object], *, ticket_id: int | None = None) -> Future[None]:
         return self._executor.submit(self._run, job, ticket_id)
+
+    def call(self, job: Callable[[], T]) -> Future[T]:
+        """Run `job` in the pool; its result or exception is the future's (the caller handles
+        failures, unlike `submit`)."""
+        return self._executor.submit(job)
 
     def _run(self, job: Callable[[], object], ticket_id: int | None) -> None:
         try:

@@ -1,7 +1,9 @@
 """Creating a new draft version for a ticket: read, draft outside the transaction, write.
 
 The provider runs between two short transactions so a slow model never holds a database
-lock, and a newer version supersedes any older one nobody has decided on yet.
+lock, and a newer version supersedes any older one nobody has decided on yet. The reading
+transaction loads text only (no raw message bytes, no attachment contents) and may be
+read-only; the knowledge base is searched once per draft.
 """
 
 from __future__ import annotations
@@ -38,16 +40,22 @@ def create_draft(
     clock: Clock,
     voice: Voice,
     retriever: Retriever | None = None,
+    read_uow: UnitOfWork | None = None,
 ) -> Draft:
-    with uow:
-        ticket = uow.tickets.get(ticket_id)
+    """`read_uow`, if given, serves the reading phase: a read-only unit of work takes no
+    write lock on SQLite, so many drafts being prepared do not queue behind intake."""
+    reader = read_uow if read_uow is not None else uow
+    with reader:
+        ticket = reader.tickets.get(ticket_id)
         if ticket is None:
             raise NotFound(f"no ticket with id {ticket_id}")
-        customer = uow.customers.get(ticket.customer_id)
+        customer = reader.customers.get(ticket.customer_id)
         if customer is None:
             raise NotFound(f"ticket {ticket.ref} has no customer")
-        messages = tuple(
-            m for m in uow.messages.list_for_ticket(ticket_id) if m.direction is not Direction.NOTE
+        messages = tuple(  # the text only: raw bytes and attachment contents stay stored
+            m
+            for m in reader.messages.list_for_ticket(ticket_id, with_content=False)
+            if m.direction is not Direction.NOTE
         )
     request = DraftRequest(
         ticket=ticket,

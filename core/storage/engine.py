@@ -8,7 +8,8 @@ the first write; two such transactions that both read and then write deadlock, a
 answers one of them with "database is locked" without waiting. Taking the lock at BEGIN makes
 writers queue instead, which is also what serialises lease claims on SQLite. A unit of work
 cannot say in advance whether it will write, so read-only ones take the lock too: keep units
-of work short. We use the documented recipe: disable pysqlite's own BEGIN handling
+of work short, or open them read-only (`READ_ONLY`, `read_only_uow_factory`). We use the
+documented recipe: disable pysqlite's own BEGIN handling
 (`isolation_level = None`) and emit ours from the `begin` event (SQLAlchemy docs,
 "Transactions with SQLite and the sqlite3 driver").
 
@@ -25,6 +26,11 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Execution option for a connection that only reads: on SQLite its transactions begin
+# DEFERRED, so in WAL mode they neither wait for nor block the writer (they read the last
+# committed snapshot). A statement that writes on such a connection may fail with
+# "database is locked" instead of waiting: use it for reads only.
+READ_ONLY = "supportbot_read_only"
 
 
 def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
@@ -75,4 +81,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select, text
 
 from core.drafting.knowledge import Article, Hit, query_terms
 from core.storage import tables as t
+from core.storage.engine import READ_ONLY
 
 
 class SqlKnowledgeBase:
@@ -48,7 +49,7 @@ class SqlKnowledgeBase:
         terms = query_terms(query)
         if not terms or limit <= 0:
             return []
-        with self._engine.connect() as connection:
+        with self._engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             if connection.dialect.name == "sqlite":
                 ranked = connection.execute(
                     _SQLITE_SEARCH, {"match": _fts5_query(terms), "limit": limit}

@@ -289,36 +289,45 @@ class SqlMessages(_Repository):
         ticket_id = self._conn.execute(query).scalar()
         return None if ticket_id is None else int(ticket_id)
 
-    def list_for_ticket(self, ticket_id: int) -> list[Message]:
+    def list_for_ticket(self, ticket_id: int, *, with_content: bool = True) -> list[Message]:
+        columns = t.messages.c if with_content else _except(t.messages, "raw")
         query = (
-            select(t.messages)
+            select(*columns)
             .where(t.messages.c.ticket_id == ticket_id)
             .order_by(t.messages.c.created_at, t.messages.c.id)
         )
-        return self._load(query)
+        return self._load(query, with_content=with_content)
 
-    def _load(self, query: Any) -> list[Message]:
-        """Messages with their attachments: two queries, however many messages."""
+    def _load(self, query: Any, *, with_content: bool = True) -> list[Message]:
+        """Messages with their attachments: two queries, however many messages. Without
+        content, the raw bytes and the attachments' contents stay in the database (None)."""
         rows = list(self._conn.execute(query).mappings())
         if not rows:
             return []
         by_message: dict[int, list[Attachment]] = {row["id"]: [] for row in rows}
+        columns = t.attachments.c if with_content else _except(t.attachments, "content")
         attachment_rows = self._conn.execute(
-            select(t.attachments)
+            select(*columns)
             .where(t.attachments.c.message_id.in_(list(by_message)))
             .order_by(t.attachments.c.id)
         ).mappings()
+        skipped: dict[str, Any] = {} if with_content else {"content": None}
         for row in attachment_rows:
-            by_message[row["message_id"]].append(_record(Attachment, row))
+            by_message[row["message_id"]].append(_record(Attachment, row, **skipped))
         return [
             _record(
                 Message,
                 row,
                 attachments=tuple(by_message[row["id"]]),
                 recipients=_decode_recipients(row["recipients"]),
+                **({} if with_content else {"raw": None}),
             )
             for row in rows
         ]
+
+
+def _except(table: Any, name: str) -> list[Any]:
+    return [column for column in table.c if column.name != name]
 
 
 def _draft(row: RowMapping) -> Draft:
@@ -587,6 +596,61 @@ class SqlActions(_Repository):
         row = self._conn.execute(query).mappings().first()
         return None if row is None else _record(ScheduledAction, row)
 
+    def add_or_revive(self, action: ScheduledAction) -> bool:
+        """`ON CONFLICT DO UPDATE … WHERE status = 'cancelled'`: a deadline that moves away
+        and back (a pause with no business time in it) gets its cancelled rows back, while
+        a done row is never run again. RETURNING yields a row only when one was written."""
+        c = t.scheduled_actions.c
+        insert = _dialect_insert(self._conn, t.scheduled_actions).values(**_values(action))
+        statement = insert.on_conflict_do_update(
+            index_elements=[c.idem_key],
+            set_={
+                "status": ActionStatus.PENDING.value,
+                "due_at": insert.excluded.due_at,
+                "payload": insert.excluded.payload,
+                "lease_owner": None,
+                "lease_until": None,
+                "last_error": None,
+            },
+            where=c.status == ActionStatus.CANCELLED.value,
+        ).returning(c.id)
+        return self._conn.execute(statement).first() is not None
+
+    def cancel_for_ticket(
+        self,
+        ticket_id: int,
+        *,
+        kinds: Sequence[str],
+        except_keys: Sequence[str] = (),
+        key_contains: str | None = None,
+    ) -> int:
+        c = t.scheduled_actions.c
+        conditions = [
+            c.ticket_id == ticket_id,
+            c.kind.in_(list(kinds)),
+            c.status == ActionStatus.PENDING.value,
+        ]
+        if except_keys:
+            conditions.append(c.idem_key.not_in(list(except_keys)))
+        if key_contains is not None:
+            conditions.append(c.idem_key.contains(key_contains, autoescape=True))
+        statement = (
+            t.scheduled_actions.update()
+            .where(*conditions)
+            .values(status=ActionStatus.CANCELLED.value)
+        )
+        return int(self._conn.execute(statement).rowcount)
+
+    def list_for_kind(
+        self, kind: str, *, statuses: Sequence[ActionStatus] = ()
+    ) -> list[ScheduledAction]:
+        c = t.scheduled_actions.c
+        query = select(t.scheduled_actions).where(c.kind == kind)
+        if statuses:
+            query = query.where(c.status.in_([s.value for s in statuses]))
+        rows = self._conn.execute(query.order_by(c.due_at, c.id)).mappings()
+        return [_record(ScheduledAction, row) for row in rows]
+
     def claim_due(
         self, *, now: datetime, owner: str, lease_seconds: float, limit: int
     ) -> list[ScheduledAction]:
@@ -642,6 +706,22 @@ class SqlActions(_Repository):
             .values(status=ActionStatus.DONE.value, done_at=datetime.now(UTC))
         )
         return self._conn.execute(statement).rowcount == 1
+
+
+class SqlReports(_Repository):
+    def tickets_alive(self, start: datetime, end: datetime) -> list[Ticket]:
+        c = t.tickets.c
+        query = (
+            select(t.tickets)
+            .where(c.created_at < end, c.resolved_at.is_(None) | (c.resolved_at >= start))
+            .order_by(c.created_at, c.id)
+        )
+        return [_record(Ticket, row) for row in self._conn.execute(query).mappings()]
+
+    def decision_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        c = t.decisions.c
+        query = select(c.action, func.count()).where(c.at >= start, c.at < end).group_by(c.action)
+        return {str(action): int(n) for action, n in self._conn.execute(query)}
 
 
 class SqlMailboxes(_Repository):

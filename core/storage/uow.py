@@ -30,10 +30,12 @@ from core.ports import (
     Outbox,
     Posts,
     Quarantine,
+    Reports,
     SeenEvents,
     Tickets,
     UnitOfWork,
 )
+from core.storage.engine import READ_ONLY
 from core.storage.repositories import (
     SqlActions,
     SqlAudit,
@@ -44,6 +46,7 @@ from core.storage.repositories import (
     SqlOutbox,
     SqlPosts,
     SqlQuarantine,
+    SqlReports,
     SqlSeenEvents,
     SqlTickets,
 )
@@ -52,8 +55,9 @@ from core.storage.repositories import (
 class SqlUnitOfWork:
     """Use in a `with` block; leaving it rolls back whatever was not committed."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._connection: Connection | None = None
         self.customers: Customers = SqlCustomers(self._current)
         self.tickets: Tickets = SqlTickets(self._current)
@@ -66,11 +70,15 @@ class SqlUnitOfWork:
         self.mailboxes: Mailboxes = SqlMailboxes(self._current)
         self.posts: Posts = SqlPosts(self._current)
         self.events: SeenEvents = SqlSeenEvents(self._current)
+        self.reports: Reports = SqlReports(self._current)
 
     def __enter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("this unit of work is already in use; make a new one")
-        self._connection = self._engine.connect()
+        connection = self._engine.connect()
+        if self._read_only:
+            connection = connection.execution_options(**{READ_ONLY: True})
+        self._connection = connection
         return self
 
     def __exit__(
@@ -102,5 +110,15 @@ def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
 
     def make() -> UnitOfWork:
         return SqlUnitOfWork(engine)
+
+    return make
+
+
+def read_only_uow_factory(engine: Engine) -> Callable[[], UnitOfWork]:
+    """Units of work for reading only: on SQLite they take no write lock (see READ_ONLY), so
+    a reader (the drafting pool preparing a prompt) never queues behind intake's writes."""
+
+    def make() -> UnitOfWork:
+        return SqlUnitOfWork(engine, read_only=True)
 
     return make

@@ -147,11 +147,14 @@ class SlaPolicy:
             no ticket is ever left without a due time.
         warn_at: share of a target after which a warning is due (0 < warn_at < 1), so agents
             hear about a ticket before it breaches, not after.
+        escalate_after_minutes: further escalation levels (2, 3, …) this many minutes after
+            a breach, counted on the target's calendar; ascending, empty for none.
     """
 
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     targets: dict[str, SlaTarget] = field(default_factory=_default_targets)
     warn_at: float = 0.8
+    escalate_after_minutes: tuple[int, ...] = (60, 240)
 
 
 # --- public API -----------------------------------------------------------------------------------
@@ -190,6 +193,11 @@ def validate_sla_policy(policy: SlaPolicy) -> None:
 
     if not 0 < policy.warn_at < 1:
         problems.append(f"warn_at: {policy.warn_at!r} must be between 0 and 1 (exclusive)")
+    delays = list(policy.escalate_after_minutes)
+    if any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in delays):
+        problems.append(f"escalate_after_minutes: {delays!r} must be positive whole minutes")
+    elif delays != sorted(set(delays)):
+        problems.append(f"escalate_after_minutes: {delays!r} must be strictly ascending")
 
     if problems:
         raise ValueError("invalid SLA policy: " + "; ".join(problems))

@@ -302,6 +302,14 @@ class PayloadFactory:
             "enterprise": None,
         }
 
+    def users_select(self, user: str | None) -> dict[str, Any]:
+        """A users_select's state value in a view submission: `selected_user` is a user of
+        this workspace (Slack offers no one else), or null when an optional input was left
+        empty (https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element)."""
+        if user is not None and not self.workspace.has_user(user):
+            raise ValueError(f"{user!r} is not a user of this workspace")
+        return {"type": "users_select", "selected_user": user}
+
     def slash_command(self, *, command: str, text: str, user: str, channel: str) -> dict[str, str]:
         """The form fields of a slash command (all strings, as Slack posts them)."""
         ws = self.workspace

@@ -120,3 +120,64 @@ def test_concurrent_claimers_complete_every_action_exactly_once(
             stored = uow.actions.get_by_key(f"digest:U{n}:2026-11-23")
             assert stored is not None
             assert (stored.status, stored.attempts) == (ActionStatus.DONE, 1)
+
+
+def test_add_or_revive_brings_back_cancelled_rows_only(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    with uow_factory() as uow:
+        assert uow.actions.add_or_revive(records.action("w", ticket_id=7, kind="sla.warn"))
+        assert not uow.actions.add_or_revive(records.action("w", ticket_id=7, kind="sla.warn"))
+        assert uow.actions.add_if_absent(records.action("d", status=ActionStatus.DONE))
+        assert not uow.actions.add_or_revive(records.action("d"))
+        assert uow.actions.cancel_for_ticket(7, kinds=["sla.warn"]) == 1
+        uow.commit()
+    with uow_factory() as uow:
+        moved = records.action("w", ticket_id=7, kind="sla.warn", due_at=at(30), payload='{"a":1}')
+        assert uow.actions.add_or_revive(moved)
+        uow.commit()
+        stored = uow.actions.get_by_key("w")
+        assert stored is not None
+        assert (stored.status, stored.due_at, stored.payload) == (
+            ActionStatus.PENDING,
+            at(30),
+            '{"a":1}',
+        )
+        done = uow.actions.get_by_key("d")
+        assert done is not None and done.status is ActionStatus.DONE
+
+
+def test_cancel_for_ticket_filters_by_kind_key_and_status(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    with uow_factory() as uow:
+        for key, kind, ticket in [
+            ("sla-warn:T1:first_response:x", "sla.warn", 1),
+            ("sla-breach:T1:first_response:1:x", "sla.breach", 1),
+            ("sla-breach:T1:resolution:1:x", "sla.breach", 1),
+            ("snooze:T1:x", "ticket.wake", 1),
+            ("sla-warn:T2:first_response:x", "sla.warn", 2),
+        ]:
+            uow.actions.add_if_absent(records.action(key, kind=kind, ticket_id=ticket))
+        uow.commit()
+        kinds = ["sla.warn", "sla.breach"]
+        assert uow.actions.cancel_for_ticket(1, kinds=kinds, key_contains="_response:") == 2
+        assert uow.actions.cancel_for_ticket(1, kinds=kinds) == 1
+        assert uow.actions.cancel_for_ticket(1, kinds=kinds) == 0
+        uow.commit()
+        assert (
+            uow.actions.cancel_for_ticket(
+                2, kinds=kinds, except_keys=["sla-warn:T2:first_response:x"]
+            )
+            == 0
+        )
+        statuses = {
+            a.idem_key: a.status
+            for kind in ("sla.warn", "sla.breach", "ticket.wake")
+            for a in uow.actions.list_for_kind(kind)
+        }
+        assert statuses["snooze:T1:x"] is ActionStatus.PENDING
+        assert statuses["sla-warn:T2:first_response:x"] is ActionStatus.PENDING
+        assert statuses["sla-breach:T1:resolution:1:x"] is ActionStatus.CANCELLED
+        pending = uow.actions.list_for_kind("sla.warn", statuses=[ActionStatus.PENDING])
+        assert [a.idem_key for a in pending] == ["sla-warn:T2:first_response:x"]

@@ -106,7 +106,7 @@ def test_snooze_pauses_and_the_wake_action_reopens(
     )
     ticket = snoozed.ticket
     assert ticket.status is TicketStatus.PENDING and ticket.sla_paused_at == clock.now()
-    action = next(iter(store.tables.actions.values()))
+    action = next(a for a in store.tables.actions.values() if a.kind == ta.WAKE)
     assert action.idem_key == f"snooze:{ticket.ref}:2026-11-23T18:00Z"
     assert (action.kind, action.due_at, action.status) == (ta.WAKE, until, ActionStatus.PENDING)
 
@@ -126,7 +126,8 @@ def test_a_wake_is_void_after_a_later_snooze_or_a_resolve(
     common = dict(ticket_id=tid, actor=AGENT, policy=POLICY, clock=clock)
     ta.snooze(store.uow(), until=clock.now() + timedelta(hours=1), **common)
     ta.snooze(store.uow(), until=clock.now() + timedelta(hours=4), **common)
-    first, second = sorted(store.tables.actions.values(), key=lambda a: a.due_at)
+    wakes = [a for a in store.tables.actions.values() if a.kind == ta.WAKE]
+    first, second = sorted(wakes, key=lambda a: a.due_at)
 
     assert not ta.wake(store.uow(), first, clock=clock, sla=SlaPolicy()).applied
     ta.resolve(store.uow(), **common)

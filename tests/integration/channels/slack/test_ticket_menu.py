@@ -16,7 +16,14 @@ from core.model import (
     QuarantineStatus,
     TicketStatus,
 )
-from tests.integration.channels.slack.conftest import AGENT, AGENTS, STRANGER, Bot, wait_until
+from tests.integration.channels.slack.conftest import (
+    AGENT,
+    AGENT2,
+    AGENTS,
+    STRANGER,
+    Bot,
+    wait_until,
+)
 
 
 def _ticket(bot: Bot, ticket_id: int) -> Any:
@@ -53,8 +60,7 @@ def test_the_card_has_an_overflow_menu(bot: Bot) -> None:
     assert [o["value"].split(":")[0] for o in menu["options"]] == [
         "triage",
         "assign",
-        "snooze-morning",
-        "snooze-4h",
+        "unassign",
         "resolve",
     ]
 
@@ -67,6 +73,106 @@ def test_assign_to_me_updates_the_card_and_audits(bot: Bot) -> None:
     assert (f"slack:{AGENT}", "ticket.assigned") in _audit(bot, ticket_id)
 
 
+def _open_modal(bot: Bot, ticket_id: int, *, user: str = AGENT) -> dict[str, Any]:
+    def opened() -> list[Any]:
+        return [
+            c
+            for c in bot.slack.calls("views.open")
+            if c.params["view"]["callback_id"] == "ticket.triage"
+            and c.params["view"]["private_metadata"] == str(ticket_id)
+        ]
+
+    before = len(opened())
+    _menu(bot, ticket_id, "triage", user=user)
+    wait_until(lambda: len(opened()) > before, what="views.open", timeout=3.0)
+    call = opened()[-1]
+    assert call.is_ok
+    return dict(call.response["view"])
+
+
+def _submit(bot: Bot, view: dict[str, Any], values: dict[str, Any], *, user: str = AGENT) -> None:
+    payload = bot.slack.payloads.view_submission(user=user, view_id=view["id"], values=values)
+    bot.send("interactive", payload)
+
+
+def test_assign_to_someone_through_the_modal_then_unassign(bot: Bot) -> None:
+    ticket_id = bot.mail("Please give this to Grace")
+    view = _open_modal(bot, ticket_id)
+    block = next(b for b in view["blocks"] if b["block_id"] == "assignee")
+    assert block["element"]["type"] == "users_select" and block["optional"] is True
+    assert "initial_user" not in block["element"]  # nobody yet
+
+    _submit(bot, view, {"assignee": {"assignee": bot.slack.payloads.users_select(AGENT2)}})
+
+    wait_until(lambda: _ticket(bot, ticket_id).assignee == f"slack:{AGENT2}", what="assignee")
+    wait_until(
+        lambda: f"assigned to <@{AGENT2}> by <@{AGENT}>" in _card_text(bot, ticket_id),
+        what="the card updated in place",
+    )
+    card = bot.post(ticket_id, PostKind.CARD)
+    assert sum(m["ts"] == card.ts for m in bot.slack.workspace.messages(AGENTS)) == 1
+    with bot.services.new_uow() as uow:
+        events = [e for e in uow.audit.list_for_ticket(ticket_id) if e.action == "ticket.assigned"]
+    assert [(e.actor, json.loads(e.detail)) for e in events] == [
+        (f"slack:{AGENT}", {"from": None, "to": f"slack:{AGENT2}"})
+    ]
+    # The modal opens prefilled with the current assignee; the category stays as it was.
+    again = _open_modal(bot, ticket_id)
+    block = next(b for b in again["blocks"] if b["block_id"] == "assignee")
+    assert block["element"]["initial_user"] == AGENT2
+    category = _ticket(bot, ticket_id).category
+
+    _menu(bot, ticket_id, "unassign")
+
+    wait_until(lambda: _ticket(bot, ticket_id).assignee is None, what="unassigned")
+    wait_until(lambda: "assigned: nobody" in _card_text(bot, ticket_id), what="card unassigned")
+    assert _ticket(bot, ticket_id).category == category
+    assert [a for _, a in _audit(bot, ticket_id)].count("ticket.assigned") == 2
+
+
+def test_an_empty_assignee_changes_nothing(bot: Bot) -> None:
+    ticket_id = bot.mail("Leave me as I am")
+    view = _open_modal(bot, ticket_id)
+    before = len(_audit(bot, ticket_id))
+
+    _submit(bot, view, {"assignee": {"assignee": bot.slack.payloads.users_select(None)}})
+
+    assert _ticket(bot, ticket_id).assignee is None
+    assert len(_audit(bot, ticket_id)) == before
+
+
+def test_a_stranger_cannot_assign_through_the_modal(bot: Bot) -> None:
+    ticket_id = bot.mail("Stranger assigns")
+    view = _open_modal(bot, ticket_id)  # an approver opened it; a stranger submits it
+
+    _submit(
+        bot,
+        view,
+        {"assignee": {"assignee": bot.slack.payloads.users_select(STRANGER)}},
+        user=STRANGER,
+    )
+
+    wait_until(
+        lambda: (f"slack:{STRANGER}", "ticket.refused") in _audit(bot, ticket_id),
+        what="the audited refusal",
+    )
+    assert _ticket(bot, ticket_id).assignee is None
+
+
+def test_a_stranger_cannot_unassign(bot: Bot) -> None:
+    ticket_id = bot.mail("Keep my agent")
+    _menu(bot, ticket_id, "assign")
+    wait_until(lambda: _ticket(bot, ticket_id).assignee is not None, what="assigned")
+
+    _menu(bot, ticket_id, "unassign", user=STRANGER)
+
+    wait_until(
+        lambda: (f"slack:{STRANGER}", "ticket.refused") in _audit(bot, ticket_id),
+        what="the audited refusal",
+    )
+    assert _ticket(bot, ticket_id).assignee == f"slack:{AGENT}"
+
+
 def test_resolve_from_the_menu(bot: Bot) -> None:
     ticket_id = bot.mail("Never mind, found it")
     _menu(bot, ticket_id, "resolve")
@@ -77,7 +183,12 @@ def test_resolve_from_the_menu(bot: Bot) -> None:
 
 def test_snooze_pends_the_ticket_and_the_wake_action_reopens_it(bot: Bot) -> None:
     ticket_id = bot.mail("Check again later please")
-    _menu(bot, ticket_id, "snooze-4h")
+    view = _open_modal(bot, ticket_id)
+    snooze = next(b for b in view["blocks"] if b["block_id"] == "snooze")["element"]
+    four_hours = next(o for o in snooze["options"] if o["value"] == "4h")
+    _submit(
+        bot, view, {"snooze": {"snooze": {"type": "static_select", "selected_option": four_hours}}}
+    )
     wait_until(lambda: _ticket(bot, ticket_id).status is TicketStatus.PENDING, what="pending")
     ref = _ticket(bot, ticket_id).ref
     with bot.services.new_uow() as uow:

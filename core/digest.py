@@ -1,0 +1,306 @@
+"""The managers' digest: figures for a period, and when each manager's digest is due.
+
+Figures are pure arithmetic over two report queries (`uow.reports`) plus the quarantine and
+mailbox states. Scheduling is ours, not APScheduler's (DESIGN §6): for each manager the ticker
+enqueues `digest:<user>:<local date>` at the local send time, computed in the manager's zone
+and stored in UTC, so DST moves nothing and a stopped process sends late, once, on restart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from core.model import Priority, QuarantineStatus, ScheduledAction, Ticket, TicketStatus
+from core.ports import Clock, Renderer, UnitOfWork
+from core.triage.sla import _first_instant_showing as first_instant_showing
+
+DIGEST = "digest"
+DELIVERIES = ("dm", "channel", "email")
+LATE_AFTER = timedelta(minutes=5)  # later than this, the digest says it is delayed
+AGE_BUCKETS = (
+    (timedelta(days=1), "< 1 d"),
+    (timedelta(days=3), "1–3 d"),
+    (timedelta(days=7), "3–7 d"),
+)
+_OPEN = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+
+
+@dataclass(frozen=True)
+class Manager:
+    """One `[[managers]]` entry: who gets a digest, when (local time) and how."""
+
+    slack_user_id: str
+    timezone: str = "UTC"
+    send_at: str = "08:00"  # local HH:MM
+    delivery: tuple[str, ...] = ("dm",)
+    email: str = ""
+    weekly: bool = False  # also a 7-day digest on Monday mornings
+
+    def __post_init__(self) -> None:
+        ZoneInfo(self.timezone)  # raises for an unknown zone
+        hour, _, minute = self.send_at.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError(f"send_at: {self.send_at!r} is not HH:MM")
+        unknown = set(self.delivery) - set(DELIVERIES)
+        if unknown:
+            raise ValueError(f"delivery: unknown {sorted(unknown)}; use {', '.join(DELIVERIES)}")
+        if "email" in self.delivery and not self.email:
+            raise ValueError("delivery includes email: set email")
+
+
+# -- scheduling ----------------------------------------------------------------------------------
+
+
+def local_send_time(manager: Manager, day: date) -> datetime:
+    """`send_at` on local `day`, in UTC. A time the clock skips (spring-forward) becomes the
+    transition, an ambiguous one (fall-back) its first occurrence (as the SLA calendar does)."""
+    hour, minute = (int(p) for p in manager.send_at.split(":"))
+    wall = datetime(day.year, day.month, day.day, hour, minute)
+    return first_instant_showing(wall, ZoneInfo(manager.timezone))
+
+
+def digest_actions(manager: Manager, *, now: datetime) -> list[ScheduledAction]:
+    """Today's and tomorrow's digests (local days): enqueued with `add_if_absent` at every
+    tick, so a row exists before its time and a process down at that time sends it late."""
+    today = now.astimezone(ZoneInfo(manager.timezone)).date()
+    actions = []
+    for day in (today, today + timedelta(days=1)):
+        actions.append(_action(manager, day, days=1))
+        if manager.weekly and day.weekday() == 0:
+            actions.append(_action(manager, day, days=7))
+    return actions
+
+
+def enqueue_digests(uow: UnitOfWork, managers: Sequence[Manager], *, now: datetime) -> int:
+    with uow:
+        added = sum(
+            uow.actions.add_if_absent(a) for m in managers for a in digest_actions(m, now=now)
+        )
+        uow.commit()
+    return added
+
+
+def _action(manager: Manager, day: date, *, days: int) -> ScheduledAction:
+    prefix = "digest" if days == 1 else "digest-weekly"
+    payload = {"user": manager.slack_user_id, "day": day.isoformat(), "days": days}
+    return ScheduledAction(
+        kind=DIGEST,
+        idem_key=f"{prefix}:{manager.slack_user_id}:{day.isoformat()}",
+        due_at=local_send_time(manager, day),
+        payload=json.dumps(payload),
+    )
+
+
+def delay_note(manager: Manager, *, scheduled: datetime, sent: datetime) -> str | None:
+    """ "delayed: scheduled 08:00, sent 08:47" (local times) when noticeably late."""
+    if sent - scheduled <= LATE_AFTER:
+        return None
+    zone = ZoneInfo(manager.timezone)
+    fmt = (
+        "%H:%M"
+        if scheduled.astimezone(zone).date() == sent.astimezone(zone).date()
+        else ("%Y-%m-%d %H:%M")
+    )
+    return (
+        f"delayed: scheduled {scheduled.astimezone(zone):%H:%M}, "
+        f"sent {sent.astimezone(zone).strftime(fmt)}"
+    )
+
+
+# -- figures -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Breach:
+    ref: str
+    subject: str
+    clock: str  # "first response" or "resolution"
+    due: datetime
+    at: datetime | None  # when answered/resolved; None: still open and overdue
+
+
+@dataclass(frozen=True)
+class DigestFigures:
+    start: datetime
+    end: datetime
+    new: int
+    resolved: int
+    open: int
+    backlog_by_priority: dict[str, int]
+    backlog_by_age: dict[str, int]
+    first_response_median_min: float | None
+    first_response_p90_min: float | None
+    resolution_median_min: float | None
+    resolution_p90_min: float | None
+    sla_met: int
+    sla_total: int
+    breaches: tuple[Breach, ...]
+    drafts_approved: int
+    drafts_edited: int
+    drafts_rejected: int
+    top_categories: tuple[tuple[str, int], ...]
+    unhappy: tuple[Ticket, ...]
+    quarantined: int
+    mailboxes: tuple[tuple[str, str], ...]  # (name, "ok" or the problem)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def sla_attainment(self) -> float | None:
+        return None if self.sla_total == 0 else self.sla_met / self.sla_total
+
+    @property
+    def decisions(self) -> int:
+        return self.drafts_approved + self.drafts_edited + self.drafts_rejected
+
+
+def compute_figures(uow: UnitOfWork, *, start: datetime, end: datetime) -> DigestFigures:
+    """The period [start, end): run inside an open unit of work."""
+    tickets = uow.reports.tickets_alive(start, end)
+    decisions = uow.reports.decision_counts(start, end)
+    held = len(uow.quarantine.list(status=QuarantineStatus.HELD))
+    mailboxes = tuple(
+        (m.name, "ok" if not m.last_error and not m.auth_failures else (m.last_error or "failing"))
+        for m in uow.mailboxes.list()
+    )
+    return figures_from(
+        tickets, decisions, start=start, end=end, quarantined=held, mailboxes=mailboxes
+    )
+
+
+def figures_from(
+    tickets: Iterable[Ticket],
+    decisions: dict[str, int],
+    *,
+    start: datetime,
+    end: datetime,
+    quarantined: int = 0,
+    mailboxes: tuple[tuple[str, str], ...] = (),
+) -> DigestFigures:
+    def within(at: datetime | None) -> bool:
+        return at is not None and start <= at < end
+
+    tickets = list(tickets)
+    new = [t for t in tickets if within(t.created_at)]
+    resolved = [t for t in tickets if within(t.resolved_at)]
+    still_open = [
+        t for t in tickets if t.status in _OPEN and (t.resolved_at is None or t.resolved_at >= end)
+    ]
+    by_priority = {p.value: 0 for p in Priority}
+    by_age = {label: 0 for _, label in AGE_BUCKETS} | {"> 7 d": 0}
+    for t in still_open:
+        by_priority[t.priority.value] += 1
+        age = end - t.created_at
+        label = next((lbl for limit, lbl in AGE_BUCKETS if age < limit), "> 7 d")
+        by_age[label] += 1
+    responded = [t for t in tickets if within(t.first_responded_at)]
+    frt = [_minutes(t.first_responded_at, t.created_at) for t in responded]
+    rt = [_minutes(t.resolved_at, t.created_at) for t in resolved]
+
+    met = total = 0
+    breaches: list[Breach] = []
+    for t in tickets:
+        for clock, due, done in (
+            ("first response", t.first_response_due, t.first_responded_at),
+            ("resolution", t.resolution_due, t.resolved_at),
+        ):
+            if due is None:
+                continue
+            if done is not None and within(done):
+                total += 1
+                if done <= due:
+                    met += 1
+                else:
+                    breaches.append(Breach(t.ref, t.subject, clock, due, done))
+            elif done is None and within(due):  # fell due in the period, still not done
+                total += 1
+                breaches.append(Breach(t.ref, t.subject, clock, due, None))
+    categories = Counter(t.category for t in new).most_common(5)
+    unhappy = sorted(
+        (t for t in still_open if t.sentiment >= 4),
+        key=lambda t: (-t.sentiment, t.sentiment_score, t.created_at),
+    )[:5]
+    return DigestFigures(
+        start=start,
+        end=end,
+        new=len(new),
+        resolved=len(resolved),
+        open=len(still_open),
+        backlog_by_priority=by_priority,
+        backlog_by_age=by_age,
+        first_response_median_min=_percentile(frt, 0.5),
+        first_response_p90_min=_percentile(frt, 0.9),
+        resolution_median_min=_percentile(rt, 0.5),
+        resolution_p90_min=_percentile(rt, 0.9),
+        sla_met=met,
+        sla_total=total,
+        breaches=tuple(sorted(breaches, key=lambda b: b.due)),
+        drafts_approved=decisions.get("approved", 0),
+        drafts_edited=decisions.get("edited", 0),
+        drafts_rejected=decisions.get("rejected", 0),
+        top_categories=tuple(categories),
+        unhappy=tuple(unhappy),
+        quarantined=quarantined,
+        mailboxes=mailboxes,
+    )
+
+
+def _minutes(later: datetime | None, earlier: datetime) -> float:
+    assert later is not None
+    return (later - earlier).total_seconds() / 60
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    """Nearest-rank percentile (the value at rank ⌈share·n⌉): always an observed time."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+# -- rendering and running -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    title: str
+    text: str  # Slack mrkdwn, also the plain-text part of an email
+    html: str
+
+
+def render_digest(
+    figures: DigestFigures, *, manager: Manager, renderer: Renderer, note: str | None = None
+) -> RenderedDigest:
+    zone = ZoneInfo(manager.timezone)
+    days = round((figures.end - figures.start) / timedelta(days=1))
+    kind = "Weekly" if days > 1 else "Daily"
+    title = f"{kind} support digest, {figures.end.astimezone(zone):%a %d %b %Y}"
+    context = {"f": figures, "title": title, "note": note, "zone": zone, "days": days}
+    return RenderedDigest(
+        title=title,
+        text=renderer.render(["digest/digest.txt.j2"], context),
+        html=renderer.render(["digest/digest.html.j2"], context),
+    )
+
+
+def prepare_digest(
+    new_uow: UnitOfWork,
+    manager: Manager,
+    *,
+    renderer: Renderer,
+    clock: Clock,
+    days: int = 1,
+    scheduled: datetime | None = None,
+) -> RenderedDigest:
+    """The digest for the `days` before now (or before `scheduled`, its planned time)."""
+    now = clock.now()
+    end = scheduled or now
+    with new_uow as uow:
+        figures = compute_figures(uow, start=end - timedelta(days=days), end=end)
+    note = delay_note(manager, scheduled=scheduled, sent=now) if scheduled else None
+    return render_digest(figures, manager=manager, renderer=renderer, note=note)
