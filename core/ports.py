@@ -14,6 +14,7 @@ from typing import Protocol, Self
 
 from core.model import (
     ActionStatus,
+    ApiToken,
     AuditEvent,
     Channel,
     ChannelPost,
@@ -28,7 +29,10 @@ from core.model import (
     QuarantineStatus,
     ScheduledAction,
     Ticket,
+    TicketPage,
+    TicketQuery,
     TicketStatus,
+    User,
 )
 
 
@@ -62,6 +66,11 @@ class Tickets(Protocol):
 
     def count_for_customer_since(self, customer_id: int, since: datetime) -> int:
         """Tickets the customer opened since `since`: repeat contact raises priority."""
+        ...
+
+    def search(self, query: TicketQuery) -> TicketPage:
+        """One page of the tickets matching `query`, and how many match in all (two
+        statements, whatever the number of tickets)."""
         ...
 
 
@@ -159,6 +168,10 @@ class Quarantine(Protocol):
 class Audit(Protocol):
     def add(self, event: AuditEvent) -> AuditEvent: ...
     def list_for_ticket(self, ticket_id: int) -> list[AuditEvent]: ...
+    def list_for_key(self, action: str, idem_key: str) -> list[AuditEvent]:
+        """Events of `action` whose JSON detail has this `idem_key`: the record that a side
+        effect (a digest sent) already happened, for events about no ticket."""
+        ...
 
 
 class Actions(Protocol):
@@ -168,9 +181,10 @@ class Actions(Protocol):
 
     def get_by_key(self, idem_key: str) -> ScheduledAction | None: ...
 
-    def add_or_revive(self, action: ScheduledAction) -> bool:
-        """Insert, or make a *cancelled* row with this key pending again (due time and payload
-        from `action`); a pending or done row is left alone. True if a row was written."""
+    def add_or_revive(self, *actions: ScheduledAction) -> int:
+        """Insert each, or make a *cancelled* row with its key pending again (due time and
+        payload from the action); a pending or done row is left alone. One statement for
+        all, since a ticket plans several rows at once. Returns how many rows were written."""
         ...
 
     def cancel_for_ticket(
@@ -214,6 +228,43 @@ class Reports(Protocol):
         """Draft decisions in [start, end) by action (approved, edited, rejected)."""
         ...
 
+    def ticket_counts(self) -> dict[tuple[str, str], int]:
+        """Tickets by (status, priority): the metrics endpoint's gauges."""
+        ...
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Outbox items by status."""
+        ...
+
+    def draft_counts(self) -> dict[str, int]:
+        """Drafts by status."""
+        ...
+
+
+class Users(Protocol):
+    def add(self, user: User) -> User:
+        """Insert; raises InvalidInput when the login is taken."""
+        ...
+
+    def get(self, user_id: int) -> User | None: ...
+    def get_by_login(self, login: str) -> User | None: ...
+    def save(self, user: User) -> None: ...
+    def list(self) -> list[User]: ...
+
+
+class ApiTokens(Protocol):
+    def add(self, token: ApiToken) -> ApiToken: ...
+    def get_by_hash(self, token_hash: str) -> ApiToken | None: ...
+    def list_for_user(self, user_id: int) -> list[ApiToken]: ...
+
+    def touch(self, token_id: int, *, at: datetime) -> None:
+        """Record a use (last_used_at)."""
+        ...
+
+    def revoke(self, token_id: int) -> bool:
+        """True if the token was live and is now revoked."""
+        ...
+
 
 class Renderer(Protocol):
     """Renders the first of `names` that exists; keeps Jinja out of `core/`."""
@@ -253,6 +304,8 @@ class UnitOfWork(Protocol):
     posts: Posts
     events: SeenEvents
     reports: Reports
+    users: Users
+    tokens: ApiTokens
 
     def __enter__(self) -> Self: ...
 

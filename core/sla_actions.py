@@ -83,8 +83,7 @@ def sync_sla_actions(uow: UnitOfWork, ticket: Ticket, *, policy: SlaPolicy) -> N
     planned = plan_sla_actions(ticket, tier=_tier(uow, ticket), policy=policy)
     keys = [a.idem_key for a in planned]
     uow.actions.cancel_for_ticket(ticket.id, kinds=KINDS, except_keys=keys)
-    for action in planned:
-        uow.actions.add_or_revive(action)
+    uow.actions.add_or_revive(*planned)
 
 
 def cancel_sla_actions(

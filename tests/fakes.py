@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -319,6 +320,13 @@ class FakeAudit(_Repo):
     def list_for_ticket(self, ticket_id: int) -> list[AuditEvent]:
         return [e for e in self.t.audit.values() if e.ticket_id == ticket_id]
 
+    def list_for_key(self, action: str, idem_key: str) -> list[AuditEvent]:
+        return [
+            e
+            for e in self.t.audit.values()
+            if e.action == action and json.loads(e.detail).get("idem_key") == idem_key
+        ]
+
 
 class FakeActions(_Repo):
     def add_if_absent(self, action: ScheduledAction) -> bool:
@@ -330,11 +338,26 @@ class FakeActions(_Repo):
     def get_by_key(self, idem_key: str) -> ScheduledAction | None:
         return next((a for a in self.t.actions.values() if a.idem_key == idem_key), None)
 
-    def add_or_revive(self, action: ScheduledAction) -> bool:
+    def add_or_revive(self, *actions: ScheduledAction) -> int:
+        return sum(self._add_or_revive_one(action) for action in actions)
+
+    def _add_or_revive_one(self, action: ScheduledAction) -> bool:
         existing = self.get_by_key(action.idem_key)
         if existing is None:
             self.t.insert(self.t.actions, action)
             return True
+        if existing.status is not ActionStatus.CANCELLED:
+            return False
+        self.t.actions[existing.id] = replace(  # type: ignore[index]
+            existing,
+            status=ActionStatus.PENDING,
+            due_at=action.due_at,
+            payload=action.payload,
+            lease_owner=None,
+            lease_until=None,
+            last_error=None,
+        )
+        return True
         if existing.status is not ActionStatus.CANCELLED:
             return False
         self.t.actions[existing.id] = replace(  # type: ignore[index]

@@ -181,3 +181,14 @@ def test_cancel_for_ticket_filters_by_kind_key_and_status(
         assert statuses["sla-breach:T1:resolution:1:x"] is ActionStatus.CANCELLED
         pending = uow.actions.list_for_kind("sla.warn", statuses=[ActionStatus.PENDING])
         assert [a.idem_key for a in pending] == ["sla-warn:T2:first_response:x"]
+
+
+def test_add_or_revive_writes_many_rows_in_one_call(uow_factory: Callable[[], UnitOfWork]) -> None:
+    with uow_factory() as uow:
+        rows = [records.action(f"many-{n}", ticket_id=9, kind="sla.warn") for n in range(5)]
+        assert uow.actions.add_or_revive(*rows) == 5
+        assert uow.actions.add_or_revive(*rows) == 0  # pending rows are left alone
+        assert uow.actions.add_or_revive() == 0
+        uow.commit()
+    with uow_factory() as uow:
+        assert all(uow.actions.get_by_key(f"many-{n}") is not None for n in range(5))
