@@ -36,6 +36,7 @@ from core.model import (
     Disposition,
     Draft,
     QuarantineStatus,
+    Role,
     Ticket,
     TicketStatus,
     Tier,
@@ -57,12 +58,14 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 kb_app = typer.Typer(help="The knowledge base drafts are grounded in.", no_args_is_help=True)
 drafts_app = typer.Typer(help="Decide on drafted replies.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Approved replies waiting to be sent.", no_args_is_help=True)
+users_app = typer.Typer(help="Web accounts and API tokens.", no_args_is_help=True)
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
+app.add_typer(users_app, name="users")
 
 out = Console()
 err = Console(stderr=True)
@@ -619,6 +622,7 @@ def run() -> None:
         signal.signal(sig, lambda *_: stop.set())
     scheduler = start_ticker(services, handlers=services.handlers)
     slack = start_slack(services) if services.slack is not None else None
+    web = _start_web(services) if settings.web.enabled else None
     receive = make_receiver(parse=services.parse_email, intake=services.receive)
     watchers = [
         threading.Thread(
@@ -642,6 +646,8 @@ def run() -> None:
     for line in _channel_status(settings):
         if slack is not None and line.startswith("slack:"):
             line = slack.connection.describe()
+        if web is not None and line.startswith("web:"):
+            line = f"web: REST API on {web.url} (OpenAPI at {web.url}/docs)"
         err.print(line, markup=False)
     err.print("supportbot is running; press Ctrl-C to stop.", markup=False)
     stop.wait()
@@ -649,6 +655,8 @@ def run() -> None:
         watcher.join()
     if slack is not None:
         slack.stop()
+    if web is not None:
+        web.stop()
     scheduler.shutdown(wait=True)
     services.close()
     err.print("stopped.", markup=False)
@@ -665,8 +673,114 @@ def _channel_status(settings: Settings) -> list[str]:
         if settings.smtp
         else "email out: off (add an [smtp] section; approved replies wait in the outbox)",
         "slack: off (approval threads need a [slack] section with bot and app tokens)",
-        "web: off (the REST API and dashboard are not part of this version)",
+        "web: off (set [web] enabled = true to serve the REST API; or `supportbot web`)",
     ]
+
+
+def _start_web(services: Services) -> Any:
+    """The REST API in a thread of `supportbot run` (needs the [web] extra)."""
+    from channels.web.app import create_app
+    from channels.web.server import WebServer
+
+    web = services.settings.web
+    server = WebServer(create_app(services), host=web.host, port=web.port)
+    server.start()
+    return server
+
+
+@app.command()
+def web() -> None:
+    """Serve the REST API alone (host and port from [web]); stop with Ctrl-C."""
+    from channels.web.app import create_app
+    from channels.web.server import serve
+
+    services = state.services()
+    settings = services.settings.web
+    err.print(f"web: REST API on http://{settings.host}:{settings.port} (docs at /docs)")
+    try:
+        serve(create_app(services), host=settings.host, port=settings.port)
+    finally:
+        services.close()
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in a container: still say where it came from
+        return "cli:unknown"
+
+
+@users_app.command("add")
+def users_add(
+    login: Annotated[str, typer.Argument(help="Lower-case login; acts as web:LOGIN.")],
+    role: Annotated[Role, typer.Option(help="agent, manager or admin.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Add a web user (password prompted, or from stdin)."""
+    from channels.web.passwords import hash_password
+    from core.accounts import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        hashed = hash_password(password)
+    except ValueError as exc:
+        raise SupportbotError(str(exc)) from None
+    services = state.services()
+    try:
+        user = add_user(
+            services.new_uow(),
+            login=login,
+            password_hash=hashed,
+            role=role,
+            actor=_cli_actor(),
+            clock=services.clock,
+        )
+    finally:
+        services.close()
+    out.print(f"user {user.login} added ({user.role})", markup=False)
+
+
+@users_app.command("token")
+def users_token(
+    login: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. the calling system.")],
+) -> None:
+    """Issue an API token; it is printed once and only its hash is kept."""
+    from core.accounts import issue_token
+
+    services = state.services()
+    try:
+        issued = issue_token(
+            services.new_uow(), login=login, name=name, actor=_cli_actor(), clock=services.clock
+        )
+    finally:
+        services.close()
+    err.print(f"token {issued.token.id} for {login} ({name}); it is not shown again:")
+    sys.stdout.write(issued.secret + "\n")
+
+
+@users_app.command("revoke-token")
+def users_revoke_token(token_id: Annotated[int, typer.Argument(help="Token id.")]) -> None:
+    """Revoke an API token; requests with it get 401 from now on."""
+    from core.accounts import revoke_token
+
+    services = state.services()
+    try:
+        revoked = revoke_token(
+            services.new_uow(), token_id=token_id, actor=_cli_actor(), clock=services.clock
+        )
+    finally:
+        services.close()
+    if not revoked:
+        raise SupportbotError(f"no live token {token_id}")
+    out.print(f"token {token_id} revoked", markup=False)
 
 
 def _redact_url(url: str) -> str:

@@ -1,9 +1,14 @@
 """Sends managers' digests (core.digest): the `digest` scheduled-action handler and the
 `supportbot digest --now` command share `send_digest`.
 
-Slack: a DM (a user id as the channel) and/or a post in the agents' channel, Block Kit
-sections from the mrkdwn template. Email delivery is not wired yet: it is logged and skipped.
-The side effect is recorded as a `digest.sent` audit event carrying the idempotency key.
+Slack: a DM (a user id as the channel) and/or a post in the agents' channel, one Block Kit
+section per part of the mrkdwn text; the 14-day figures go as text (no file upload). Email:
+text, HTML and the PNG chart inline, through the `[smtp]` relay (channels.email.digest_mail).
+
+Exactly once per means, across a lost lease: each delivery is recorded as a `digest.sent`
+audit event with the idempotency key and the means, right after it succeeded and before the
+action is marked done; a means already recorded for the key is skipped. (A crash between the
+post and its record, a window of one database write, would still send that means twice.)
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from channels.email.digest_mail import compose_digest, send_digest_email
 from core.digest import Manager, RenderedDigest, prepare_digest
 from core.model import AuditEvent, ScheduledAction
 
@@ -19,6 +25,7 @@ if TYPE_CHECKING:
     from bot.bootstrap import Services
 
 log = logging.getLogger(__name__)
+SENT = "digest.sent"
 _SECTION_MAX = 3000  # Slack's limit for a section's text
 
 
@@ -39,37 +46,71 @@ def find_manager(services: Services, user: str | None) -> list[Manager]:
     return [m for m in managers if user is None or m.slack_user_id == user]
 
 
+def already_sent(services: Services, idem_key: str) -> set[str]:
+    """The means this digest was already delivered by (by an earlier, interrupted attempt)."""
+    with services.new_uow() as uow:
+        events = uow.audit.list_for_key(SENT, idem_key)
+    return {str(json.loads(e.detail).get("means")) for e in events}
+
+
 def send_digest(
     services: Services, manager: Manager, rendered: RenderedDigest, *, idem_key: str
 ) -> list[str]:
-    """Deliver by each configured means; returns where it went."""
+    """Deliver by each configured means not yet recorded for `idem_key`; returns the means
+    it delivered by now. A failing means raises (the action is retried); those delivered
+    before it are recorded and not repeated."""
+    done = already_sent(services, idem_key)
     sent: list[str] = []
-    slack = services.slack
     for means in manager.delivery:
-        if means in ("dm", "channel") and slack is None:
-            log.warning("digest %s: no [slack] section, cannot deliver by %s", idem_key, means)
+        if means in done:
+            log.info("digest %s: already sent by %s", idem_key, means)
             continue
-        if means == "email":
-            log.warning("digest %s: email delivery is not implemented yet", idem_key)
+        if not _deliver(services, manager, rendered, means=means, idem_key=idem_key):
             continue
-        assert slack is not None
-        channel = manager.slack_user_id if means == "dm" else slack.config.agents_channel
-        slack.pacer.wait(channel)
-        slack.client.chat_postMessage(
-            channel=channel, text=rendered.title, blocks=digest_blocks(rendered)
-        )
-        sent.append(means)
-    with services.new_uow() as uow:
-        uow.audit.add(
-            AuditEvent(
-                actor="supportbot",
-                action="digest.sent",
-                at=services.clock.now(),
-                detail=json.dumps({"idem_key": idem_key, "delivered": sent}),
+        with services.new_uow() as uow:
+            uow.audit.add(
+                AuditEvent(
+                    actor="supportbot",
+                    action=SENT,
+                    at=services.clock.now(),
+                    detail=json.dumps({"idem_key": idem_key, "means": means}),
+                )
             )
-        )
-        uow.commit()
+            uow.commit()
+        sent.append(means)
     return sent
+
+
+def _deliver(
+    services: Services, manager: Manager, rendered: RenderedDigest, *, means: str, idem_key: str
+) -> bool:
+    if means == "email":
+        smtp = services.settings.smtp
+        if smtp is None:
+            log.warning("digest %s: no [smtp] section, cannot deliver by email", idem_key)
+            return False
+        brand = services.settings.brand
+        message = compose_digest(
+            rendered,
+            to=manager.email,
+            from_address=smtp.from_address or brand.support_address,
+            from_name=brand.name,
+            idem_key=idem_key,
+            domain=services.identity.domain,
+            date=services.clock.now(),
+        )
+        send_digest_email(smtp, message)
+        return True
+    slack = services.slack
+    if slack is None:
+        log.warning("digest %s: no [slack] section, cannot deliver by %s", idem_key, means)
+        return False
+    channel = manager.slack_user_id if means == "dm" else slack.config.agents_channel
+    slack.pacer.wait(channel)
+    slack.client.chat_postMessage(
+        channel=channel, text=rendered.title, blocks=digest_blocks(rendered)
+    )
+    return True
 
 
 def handle_digest(services: Services, action: ScheduledAction) -> None:
@@ -79,12 +120,16 @@ def handle_digest(services: Services, action: ScheduledAction) -> None:
     if not managers:
         log.warning("digest %s: manager no longer configured", action.idem_key)
         return
+    manager = managers[0]
+    if set(manager.delivery) <= already_sent(services, action.idem_key):
+        log.info("digest %s: already delivered", action.idem_key)
+        return
     rendered = prepare_digest(
         services.new_uow(),
-        managers[0],
+        manager,
         renderer=services.renderer,
         clock=services.clock,
         days=int(payload.get("days", 1)),
         scheduled=action.due_at,
     )
-    send_digest(services, managers[0], rendered, idem_key=action.idem_key)
+    send_digest(services, manager, rendered, idem_key=action.idem_key)

@@ -104,6 +104,15 @@ class KbSettings(_Section):
     top_k: int = Field(default=3, ge=0, le=20)  # 0: drafts without a knowledge base
 
 
+class WebSettings(_Section):
+    """The REST API (channels/web): `supportbot web` serves it; `supportbot run` too, when
+    enabled. Binds to localhost by default: put a TLS-terminating proxy in front."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SUPPORTBOT_",
@@ -121,6 +130,7 @@ class Settings(BaseSettings):
     escalation: EscalationSettings = EscalationSettings()
     llm: LlmSettings = LlmSettings()
     kb: KbSettings = KbSettings()
+    web: WebSettings = WebSettings()
     triage: TriagePolicy = TriagePolicy()
     acknowledge: AckPolicy = AckPolicy()
     smtp: SmtpConfig | None = None  # no [smtp] section: approved email replies wait in the outbox

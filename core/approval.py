@@ -242,6 +242,9 @@ def queue_reply(
     customer = uow.customers.get(ticket.customer_id)
     if customer is None:
         raise NotFound(f"ticket {ticket.ref} has no customer")
+    # Slack-born tickets are answered in their Slack thread; every other ticket (email, API,
+    # web form) by email to the customer, the one address we always have.
+    reply_channel = Channel.SLACK if ticket.channel is Channel.SLACK else Channel.EMAIL
     thread = [
         m for m in uow.messages.list_for_ticket(ticket.id) if m.direction is not Direction.NOTE
     ]
@@ -253,9 +256,9 @@ def queue_reply(
             ticket_id=ticket.id,
             draft_id=draft.id if draft else None,
             automatic=draft is None,
-            channel=ticket.channel,
+            channel=reply_channel,
             recipient=customer.email
-            if ticket.channel is Channel.EMAIL
+            if reply_channel is Channel.EMAIL
             else (ticket.thread_key or ""),
             subject=reply_subject(ticket.subject, ticket.ref),
             body=text,
@@ -275,7 +278,7 @@ def queue_reply(
         Message(
             ticket_id=ticket.id,
             direction=Direction.OUTBOUND,
-            channel=ticket.channel,
+            channel=reply_channel,
             external_id=item.message_id,
             author=author,
             text=text,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.chart import DayPoint, draw_history
 from core.model import Priority, QuarantineStatus, ScheduledAction, Ticket, TicketStatus
 from core.ports import Clock, Renderer, UnitOfWork
 from core.triage.sla import _first_instant_showing as first_instant_showing
@@ -23,6 +24,8 @@ from core.triage.sla import _first_instant_showing as first_instant_showing
 DIGEST = "digest"
 DELIVERIES = ("dm", "channel", "email")
 LATE_AFTER = timedelta(minutes=5)  # later than this, the digest says it is delayed
+HISTORY_DAYS = 14  # the chart's span
+CHART_CID = "chart.digest@supportbot"  # the HTML's <img src="cid:…">, the email's Content-ID
 AGE_BUCKETS = (
     (timedelta(days=1), "< 1 d"),
     (timedelta(days=3), "1–3 d"),
@@ -266,25 +269,73 @@ def _percentile(values: list[float], share: float) -> float | None:
 # -- rendering and running -----------------------------------------------------------------------
 
 
+def daily_history(
+    tickets: Iterable[Ticket], *, end: datetime, zone: ZoneInfo, days: int = HISTORY_DAYS
+) -> tuple[DayPoint, ...]:
+    """The `days` 24-hour periods before `end`, oldest first: tickets created in each, open
+    at its end (as they were then: resolved later counts as open) and SLA breaches in it."""
+    tickets = list(tickets)
+    points = []
+    for n in range(days, 0, -1):
+        start, stop = end - n * timedelta(days=1), end - (n - 1) * timedelta(days=1)
+        alive = [
+            t
+            for t in tickets
+            if t.created_at < stop and (t.resolved_at is None or t.resolved_at >= start)
+        ]
+        backlog = sum(
+            1
+            for t in alive
+            if (t.resolved_at is not None and t.resolved_at >= stop)
+            or (t.resolved_at is None and t.status in _OPEN)
+        )
+        figures = figures_from(alive, {}, start=start, end=stop)
+        points.append(
+            DayPoint(
+                day=start.astimezone(zone).date(),
+                new=figures.new,
+                backlog=backlog,
+                breaches=len(figures.breaches),
+            )
+        )
+    return tuple(points)
+
+
 @dataclass(frozen=True)
 class RenderedDigest:
     title: str
     text: str  # Slack mrkdwn, also the plain-text part of an email
-    html: str
+    html: str  # refers to the chart as cid:CHART_CID when there is one
+    chart_png: bytes = b""  # the last HISTORY_DAYS days; attached inline to the email
 
 
 def render_digest(
-    figures: DigestFigures, *, manager: Manager, renderer: Renderer, note: str | None = None
+    figures: DigestFigures,
+    *,
+    manager: Manager,
+    renderer: Renderer,
+    note: str | None = None,
+    history: Sequence[DayPoint] = (),
 ) -> RenderedDigest:
     zone = ZoneInfo(manager.timezone)
     days = round((figures.end - figures.start) / timedelta(days=1))
     kind = "Weekly" if days > 1 else "Daily"
     title = f"{kind} support digest, {figures.end.astimezone(zone):%a %d %b %Y}"
-    context = {"f": figures, "title": title, "note": note, "zone": zone, "days": days}
+    chart = draw_history(history) if history else b""
+    context = {
+        "f": figures,
+        "title": title,
+        "note": note,
+        "zone": zone,
+        "days": days,
+        "history": list(history),
+        "chart_cid": CHART_CID if chart else "",
+    }
     return RenderedDigest(
         title=title,
         text=renderer.render(["digest/digest.txt.j2"], context),
         html=renderer.render(["digest/digest.html.j2"], context),
+        chart_png=chart,
     )
 
 
@@ -297,10 +348,14 @@ def prepare_digest(
     days: int = 1,
     scheduled: datetime | None = None,
 ) -> RenderedDigest:
-    """The digest for the `days` before now (or before `scheduled`, its planned time)."""
+    """The digest for the `days` before now (or before `scheduled`, its planned time), with
+    the chart of the HISTORY_DAYS days before it."""
     now = clock.now()
     end = scheduled or now
+    zone = ZoneInfo(manager.timezone)
     with new_uow as uow:
         figures = compute_figures(uow, start=end - timedelta(days=days), end=end)
+        span = uow.reports.tickets_alive(end - timedelta(days=HISTORY_DAYS), end)
+    history = daily_history(span, end=end, zone=zone)
     note = delay_note(manager, scheduled=scheduled, sent=now) if scheduled else None
-    return render_digest(figures, manager=manager, renderer=renderer, note=note)
+    return render_digest(figures, manager=manager, renderer=renderer, note=note, history=history)

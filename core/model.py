@@ -368,3 +368,70 @@ class Conversation:
     customer: Customer
     messages: tuple[Message, ...] = field(default_factory=tuple)
     drafts: tuple[Draft, ...] = field(default_factory=tuple)
+
+
+class Role(StrEnum):
+    """What a web user may do: agents work tickets (and decide drafts when they are listed in
+    `approval.approvers`); managers and admins may always decide; admins manage accounts."""
+
+    AGENT = "agent"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class User:
+    """A person or system that signs in to the web app; acts as `web:<login>`."""
+
+    login: str
+    password_hash: str  # argon2 (PHC string); never the password itself
+    role: Role
+    created_at: datetime
+    disabled: bool = False
+    id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"web:{self.login}"
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token for systems; only the SHA-256 of the secret is stored."""
+
+    user_id: int
+    name: str
+    token_hash: str  # hex SHA-256 of the secret
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked: bool = False
+    id: int | None = None
+
+
+class TicketSort(StrEnum):
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    PRIORITY = "priority"
+    RESOLUTION_DUE = "resolution_due"
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    """Filters, order and page of a ticket listing; None filters match everything."""
+
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    category: str | None = None
+    assignee: str | None = None
+    customer_email: str | None = None
+    text: str | None = None  # case-insensitive substring of the subject
+    sort: TicketSort = TicketSort.CREATED_AT
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    tickets: tuple[Ticket, ...]
+    total: int  # matching tickets, whatever the page

@@ -15,6 +15,7 @@ snoozed again with another time).
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,17 @@ from zoneinfo import ZoneInfo
 
 from core.approval import ApprovalPolicy
 from core.errors import InvalidInput, NotAuthorised, NotFound
-from core.model import AuditEvent, Priority, ScheduledAction, Ticket, TicketStatus, Tier
+from core.model import (
+    AuditEvent,
+    Channel,
+    Direction,
+    Message,
+    Priority,
+    ScheduledAction,
+    Ticket,
+    TicketStatus,
+    Tier,
+)
 from core.ports import Clock, UnitOfWork
 from core.sla_actions import cancel_sla_actions, sync_sla_actions
 from core.triage.sla import (
@@ -289,3 +300,44 @@ def _audit(
             actor=actor, action=action, at=at, ticket_id=ticket_id, detail=json.dumps(detail)
         )
     )
+
+
+def add_note(uow: UnitOfWork, *, ticket_id: int, text: str, actor: str, clock: Clock) -> Message:
+    """An internal note on the ticket (never sent to the customer), audited. Anyone who may
+    see the ticket may note on it: no approval is needed for what never leaves."""
+    if not text.strip():
+        raise InvalidInput("a note cannot be empty")
+    now = clock.now()
+    with uow:
+        ticket = _ticket(uow, ticket_id)
+        note = uow.messages.add(
+            Message(
+                ticket_id=ticket_id,
+                direction=Direction.NOTE,
+                channel=Channel.API,
+                external_id=f"note:{uuid.uuid4()}",
+                author=actor,
+                text=text,
+                created_at=now,
+            )
+        )
+        _audit(uow, "ticket.note", actor, ticket_id, now, {"message_id": note.id})
+        uow.tickets.save(replace(ticket, updated_at=now))
+        uow.commit()
+    return note
+
+
+def record(
+    uow: UnitOfWork,
+    *,
+    action: str,
+    ticket_id: int,
+    actor: str,
+    clock: Clock,
+    detail: dict[str, object],
+) -> None:
+    """Audit who did something that another function carried out as the system (intake
+    records a ticket as created by `supportbot`; the API adds which user asked for it)."""
+    with uow:
+        _audit(uow, action, actor, ticket_id, clock.now(), detail)
+        uow.commit()

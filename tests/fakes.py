@@ -17,6 +17,7 @@ from typing import Any, Self
 
 from core.model import (
     ActionStatus,
+    ApiToken,
     AuditEvent,
     Channel,
     ChannelPost,
@@ -32,7 +33,10 @@ from core.model import (
     QuarantineStatus,
     ScheduledAction,
     Ticket,
+    TicketPage,
+    TicketQuery,
     TicketStatus,
+    User,
 )
 
 
@@ -50,6 +54,8 @@ class _Tables:
     mailboxes: dict[str, MailboxState] = field(default_factory=dict)
     posts: dict[int, ChannelPost] = field(default_factory=dict)
     events: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    users: dict[int, User] = field(default_factory=dict)
+    tokens: dict[int, ApiToken] = field(default_factory=dict)
 
     def insert(self, table: dict[int, Any], row: Any) -> Any:
         """Ids count per table from 1, as a database sequence would."""
@@ -134,6 +140,28 @@ class FakeTickets(_Repo):
             for t in self.t.tickets.values()
             if t.customer_id == customer_id and t.created_at >= since
         )
+
+    def search(self, query: TicketQuery) -> TicketPage:
+        customers = {c.id: c.email for c in self.t.customers.values()}
+
+        def matches(t: Ticket) -> bool:
+            email = (query.customer_email or "").strip().lower()
+            return (
+                (query.status is None or t.status is query.status)
+                and (query.priority is None or t.priority is query.priority)
+                and (query.category is None or t.category == query.category)
+                and (query.assignee is None or t.assignee == query.assignee)
+                and (not email or customers.get(t.customer_id) == email)
+                and (not query.text or query.text.lower() in t.subject.lower())
+            )
+
+        rows = [t for t in self.t.tickets.values() if matches(t)]
+        key = query.sort.value
+        present = [t for t in rows if getattr(t, key) is not None]
+        present.sort(key=lambda t: (getattr(t, key), t.id or 0), reverse=query.descending)
+        ordered = present + [t for t in rows if getattr(t, key) is None]
+        page = ordered[query.offset : query.offset + query.limit]
+        return TicketPage(tuple(page), len(rows))
 
 
 class FakeMessages(_Repo):
@@ -479,6 +507,67 @@ class FakeReports(_Repo):
                 counts[d.action.value] = counts.get(d.action.value, 0) + 1
         return counts
 
+    def ticket_counts(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for t in self.t.tickets.values():
+            key = (t.status.value, t.priority.value)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def outbox_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for o in self.t.outbox.values():
+            counts[o.status.value] = counts.get(o.status.value, 0) + 1
+        return counts
+
+    def draft_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for d in self.t.drafts.values():
+            counts[d.status.value] = counts.get(d.status.value, 0) + 1
+        return counts
+
+
+class FakeUsers(_Repo):
+    def add(self, user: User) -> User:
+        assert self.get_by_login(user.login) is None, "login taken"
+        row: User = self.t.insert(self.t.users, user)
+        return row
+
+    def get(self, user_id: int) -> User | None:
+        return self.t.users.get(user_id)
+
+    def get_by_login(self, login: str) -> User | None:
+        return next((u for u in self.t.users.values() if u.login == login), None)
+
+    def save(self, user: User) -> None:
+        assert user.id in self.t.users
+        self.t.users[user.id] = user
+
+    def list(self) -> list[User]:
+        return sorted(self.t.users.values(), key=lambda u: u.login)
+
+
+class FakeApiTokens(_Repo):
+    def add(self, token: ApiToken) -> ApiToken:
+        row: ApiToken = self.t.insert(self.t.tokens, token)
+        return row
+
+    def get_by_hash(self, token_hash: str) -> ApiToken | None:
+        return next((t for t in self.t.tokens.values() if t.token_hash == token_hash), None)
+
+    def list_for_user(self, user_id: int) -> list[ApiToken]:
+        return [t for t in self.t.tokens.values() if t.user_id == user_id]
+
+    def touch(self, token_id: int, *, at: datetime) -> None:
+        self.t.tokens[token_id] = replace(self.t.tokens[token_id], last_used_at=at)
+
+    def revoke(self, token_id: int) -> bool:
+        token = self.t.tokens.get(token_id)
+        if token is None or token.revoked:
+            return False
+        self.t.tokens[token_id] = replace(token, revoked=True)
+        return True
+
 
 class FakeEvents(_Repo):
     def first_time(self, source: str, event_id: str, *, at: datetime) -> bool:
@@ -505,6 +594,8 @@ class FakeUnitOfWork:
         self.posts = FakePosts(store)
         self.events = FakeEvents(store)
         self.reports = FakeReports(store)
+        self.users = FakeUsers(store)
+        self.tokens = FakeApiTokens(store)
 
     def __enter__(self) -> Self:
         self._snapshot = copy.copy(self._store.tables)

@@ -91,91 +91,102 @@ class SmtpTransport:
             raise DeliveryFailed(
                 f"cannot compose the reply: {_redact(str(exc))}", permanent=True
             ) from None
-        try:
-            self._send(message)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryFailed(
-                f"SMTP login refused ({_reply(exc.smtp_code, exc.smtp_error)}): "
-                "check smtp.username and smtp.password",
-                permanent=False,
-            ) from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise DeliveryFailed(
-                f"the SMTP server does not support what the configuration asks for "
-                f"({_redact(str(exc))}): check smtp.security and smtp.username",
-                permanent=False,
-            ) from None
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = next(iter(exc.recipients.values()), (-1, b""))
-            raise _by_code("recipient refused", code, text) from None
-        except smtplib.SMTPSenderRefused as exc:
-            raise _by_code("sender refused", exc.smtp_code, exc.smtp_error) from None
-        except smtplib.SMTPDataError as exc:
-            raise _by_code("message refused", exc.smtp_code, exc.smtp_error) from None
-        except smtplib.SMTPConnectError as exc:
-            # Even a 5yz greeting is about this server now, not about the message.
-            reply = _reply(exc.smtp_code, exc.smtp_error)
-            raise DeliveryFailed(
-                f"SMTP server refused the connection: {reply}", permanent=False
-            ) from None
-        except smtplib.SMTPResponseException as exc:
-            raise _by_code("SMTP error", exc.smtp_code, exc.smtp_error) from None
-        except smtplib.SMTPServerDisconnected as exc:
-            raise DeliveryFailed(
-                f"SMTP server disconnected: {_redact(str(exc))}", permanent=False
-            ) from None
-        except smtplib.SMTPException as exc:
-            raise DeliveryFailed(f"SMTP error: {_redact(str(exc))}", permanent=False) from None
-        except ssl.SSLError as exc:  # certificate not trusted, name mismatch, protocol
-            raise DeliveryFailed(
-                f"TLS with the SMTP server failed ({exc.reason or exc}): check smtp.host, "
-                "smtp.security and the server's certificate",
-                permanent=False,
-            ) from None
-        except TimeoutError:
-            raise DeliveryFailed(
-                f"SMTP server did not answer within {self._config.timeout_seconds:g} s",
-                permanent=False,
-            ) from None
-        except OSError as exc:  # refused, unreachable, name not resolved
-            raise DeliveryFailed(
-                f"cannot reach the SMTP server {self._config.host}:{self._config.port}: "
-                f"{exc.strerror or type(exc).__name__}",
-                permanent=False,
-            ) from None
+        send_message(self._config, message, tls=self._tls)
 
-    def _send(self, message: EmailMessage) -> None:
-        config = self._config
-        local = config.local_hostname or None
-        client: smtplib.SMTP
-        if config.security == "ssl":
-            client = smtplib.SMTP_SSL(
-                config.host,
-                config.port,
-                local_hostname=local,
-                timeout=config.timeout_seconds,
-                context=self._tls,
-            )
-        else:
-            client = smtplib.SMTP(
-                config.host, config.port, local_hostname=local, timeout=config.timeout_seconds
-            )
-        try:
+
+def send_message(
+    config: SmtpConfig, message: EmailMessage, *, tls: ssl.SSLContext | None = None
+) -> None:
+    """One SMTP session that hands `message` to the relay (security and login per `config`);
+    returns once the relay accepted it. Raises DeliveryFailed, permanent for a 5yz reply.
+    `tls`: a context to reuse; by default one from the system's trust store."""
+    if tls is None and config.security != "plain":
+        tls = ssl.create_default_context()
+    try:
+        _send(config, message, tls)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryFailed(
+            f"SMTP login refused ({_reply(exc.smtp_code, exc.smtp_error)}): "
+            "check smtp.username and smtp.password",
+            permanent=False,
+        ) from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise DeliveryFailed(
+            f"the SMTP server does not support what the configuration asks for "
+            f"({_redact(str(exc))}): check smtp.security and smtp.username",
+            permanent=False,
+        ) from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, text = next(iter(exc.recipients.values()), (-1, b""))
+        raise _by_code("recipient refused", code, text) from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise _by_code("sender refused", exc.smtp_code, exc.smtp_error) from None
+    except smtplib.SMTPDataError as exc:
+        raise _by_code("message refused", exc.smtp_code, exc.smtp_error) from None
+    except smtplib.SMTPConnectError as exc:
+        # Even a 5yz greeting is about this server now, not about the message.
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        raise DeliveryFailed(
+            f"SMTP server refused the connection: {reply}", permanent=False
+        ) from None
+    except smtplib.SMTPResponseException as exc:
+        raise _by_code("SMTP error", exc.smtp_code, exc.smtp_error) from None
+    except smtplib.SMTPServerDisconnected as exc:
+        raise DeliveryFailed(
+            f"SMTP server disconnected: {_redact(str(exc))}", permanent=False
+        ) from None
+    except smtplib.SMTPException as exc:
+        raise DeliveryFailed(f"SMTP error: {_redact(str(exc))}", permanent=False) from None
+    except ssl.SSLError as exc:  # certificate not trusted, name mismatch, protocol
+        raise DeliveryFailed(
+            f"TLS with the SMTP server failed ({exc.reason or exc}): check smtp.host, "
+            "smtp.security and the server's certificate",
+            permanent=False,
+        ) from None
+    except TimeoutError:
+        raise DeliveryFailed(
+            f"SMTP server did not answer within {config.timeout_seconds:g} s",
+            permanent=False,
+        ) from None
+    except OSError as exc:  # refused, unreachable, name not resolved
+        raise DeliveryFailed(
+            f"cannot reach the SMTP server {config.host}:{config.port}: "
+            f"{exc.strerror or type(exc).__name__}",
+            permanent=False,
+        ) from None
+
+
+def _send(config: SmtpConfig, message: EmailMessage, tls: ssl.SSLContext | None) -> None:
+    local = config.local_hostname or None
+    client: smtplib.SMTP
+    if config.security == "ssl":
+        client = smtplib.SMTP_SSL(
+            config.host,
+            config.port,
+            local_hostname=local,
+            timeout=config.timeout_seconds,
+            context=tls,
+        )
+    else:
+        client = smtplib.SMTP(
+            config.host, config.port, local_hostname=local, timeout=config.timeout_seconds
+        )
+    try:
+        client.ehlo()
+        if config.security == "starttls":
+            # Without STARTTLS on offer this raises SMTPNotSupportedError: never fall
+            # back to sending the password or the mail in clear text.
+            client.starttls(context=tls)
             client.ehlo()
-            if config.security == "starttls":
-                # Without STARTTLS on offer this raises SMTPNotSupportedError: never fall
-                # back to sending the password or the mail in clear text.
-                client.starttls(context=self._tls)
-                client.ehlo()
-            if config.username:
-                client.login(config.username, config.password)
-            refused = client.send_message(message)
-            if refused:  # some recipients refused: with one recipient, cannot happen
-                raise smtplib.SMTPRecipientsRefused(refused)
-        except BaseException:
-            client.close()
-            raise
-        _quit_quietly(client)
+        if config.username:
+            client.login(config.username, config.password)
+        refused = client.send_message(message)
+        if refused:  # some recipients refused: with one recipient, cannot happen
+            raise smtplib.SMTPRecipientsRefused(refused)
+    except BaseException:
+        client.close()
+        raise
+    _quit_quietly(client)
 
 
 def _quit_quietly(client: smtplib.SMTP) -> None:

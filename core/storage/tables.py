@@ -125,6 +125,9 @@ tickets = Table(
     Index(None, "status", "priority"),
     Index(None, "customer_id", "created_at"),
     Index(None, "created_at"),
+    # Serve the API's listing filters (0006).
+    Index(None, "assignee"),
+    Index(None, "category"),
 )
 
 messages = Table(
@@ -261,6 +264,8 @@ scheduled_actions = Table(
     Column("last_error", Text),
     Column("done_at", UtcDateTime),
     Index(None, "status", "due_at"),
+    # A ticket's SLA rows are cancelled or moved on every change to the ticket.
+    Index(None, "ticket_id"),
 )
 
 audit_events = Table(
@@ -273,6 +278,8 @@ audit_events = Table(
     Column("ticket_id", Integer),
     Column("detail", Text, nullable=False),
     Index(None, "ticket_id"),
+    # Side-effect records (`digest.sent`, `sla.breach`) are looked up by action.
+    Index(None, "action", "at"),
 )
 
 quarantine = Table(
@@ -348,6 +355,32 @@ kb_articles = Table(
     Column("body", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Web accounts (0006): people and systems signing in to the REST API and dashboard.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", String, nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # argon2 PHC string
+    Column("role", _ENUM, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+)
+
+# API tokens: only the SHA-256 of the secret is kept; the unique index finds a token by it.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("name", String, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Column("revoked", Boolean, nullable=False, server_default=false()),
+    Index(None, "user_id"),
 )
 
 KB_FTS_TABLE = "kb_articles_fts"

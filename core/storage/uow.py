@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine
 
 from core.ports import (
     Actions,
+    ApiTokens,
     Audit,
     Customers,
     Drafts,
@@ -34,10 +35,12 @@ from core.ports import (
     SeenEvents,
     Tickets,
     UnitOfWork,
+    Users,
 )
 from core.storage.engine import READ_ONLY
 from core.storage.repositories import (
     SqlActions,
+    SqlApiTokens,
     SqlAudit,
     SqlCustomers,
     SqlDrafts,
@@ -49,6 +52,7 @@ from core.storage.repositories import (
     SqlReports,
     SqlSeenEvents,
     SqlTickets,
+    SqlUsers,
 )
 
 
@@ -71,6 +75,8 @@ class SqlUnitOfWork:
         self.posts: Posts = SqlPosts(self._current)
         self.events: SeenEvents = SqlSeenEvents(self._current)
         self.reports: Reports = SqlReports(self._current)
+        self.users: Users = SqlUsers(self._current)
+        self.tokens: ApiTokens = SqlApiTokens(self._current)
 
     def __enter__(self) -> Self:
         if self._connection is not None:

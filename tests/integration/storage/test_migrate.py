@@ -85,8 +85,8 @@ def _table_names(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_head_is_the_drafting_and_kb_revision() -> None:
-    assert head_revision() == "0005"
+def test_head_is_the_scheduler_indexes_revision() -> None:
+    assert head_revision() == "0007"
 
 
 def test_upgrade_brings_an_empty_database_to_head_matching_the_metadata(

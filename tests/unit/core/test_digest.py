@@ -4,9 +4,11 @@ process stopped across the send time sending once, late, saying so."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import time_machine
 
+from bot.digests import digest_blocks
 from bot.rendering import JinjaRenderer
 from core.actions import sweep
 from core.clock import SystemClock
@@ -14,11 +16,13 @@ from core.digest import (
     DIGEST,
     Manager,
     RenderedDigest,
+    daily_history,
     digest_actions,
     enqueue_digests,
     figures_from,
     local_send_time,
     prepare_digest,
+    render_digest,
 )
 from core.model import Channel, Priority, ScheduledAction, Ticket, TicketStatus
 from tests.fakes import FakeStore
@@ -135,3 +139,38 @@ def test_a_process_stopped_across_the_send_time_sends_once_late_and_says_so() ->
     with time_machine.travel(END + timedelta(days=1, minutes=1), tick=False):  # next day
         tick()
     assert len(sent) == 2 and "delayed" not in sent[1].text
+
+
+def test_the_slack_text_has_one_block_kit_section_per_part() -> None:
+    h = timedelta(hours=1)
+    tickets = [
+        _t(2, 2, category="billing", first_response_due=START + 3 * h,
+           first_responded_at=START + 5 * h, sentiment=5, sentiment_score=-0.9),
+        _t(3, 10, category="technical", first_response_due=START + 11 * h, sentiment=4),
+    ]  # fmt: skip
+    figures = figures_from(tickets, {"approved": 1}, start=START, end=END)
+    history = daily_history(tickets, end=END, zone=ZoneInfo(BERLIN.timezone))
+    rendered = render_digest(figures, manager=BERLIN, renderer=JinjaRenderer(), history=history)
+    sections = [b["text"]["text"] for b in digest_blocks(rendered)]
+    heads = [s.split("*")[1] for s in sections]
+    assert heads == [
+        "Daily support digest, Tue 24 Nov 2026",
+        "Tickets",
+        "Backlog by priority",
+        "First response",
+        "SLA",
+        "Drafts",
+        "Top categories",
+        "Most unhappy open tickets",
+        "Last 14 days",
+        "Quarantine",
+    ]
+    assert sections[4].splitlines()[1:] == [
+        "*Breaches*",
+        "• T2 first response, due Mon 11:00, done Mon 13:00",
+        "• T3 first response, due Mon 19:00, still open",
+    ]
+    assert sections[2].splitlines()[1].startswith("*Backlog by age* < 1 d: 2")
+    assert len(sections[8].splitlines()) == 15  # the heading and 14 days
+    assert sections[8].splitlines()[-1] == "`Mon 23` 2 · 2 · 2"
+    assert rendered.chart_png.startswith(b"\x89PNG") and "cid:" in rendered.html

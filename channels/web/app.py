@@ -1,0 +1,448 @@
+"""The REST API: routes that translate HTTP into calls on the core, and results back.
+
+Every ticket created here goes through the same intake as email and Slack (`receive`);
+decisions on drafts and changes to tickets go through the same core functions, state
+machine and approval policy as Slack, acting as `web:<login>`. Authentication is an API
+token (`Authorization: Bearer …`); `/health` and `/metrics` are open, for probes and scrapers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Literal, Protocol
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from channels.web import schemas
+from channels.web.metrics import CONTENT_TYPE, render_metrics
+from core import accounts, ticket_actions
+from core.approval import ApprovalPolicy, Identity, Outcome, approve, reject
+from core.digest import compute_figures
+from core.errors import InvalidInput, NotAuthorised, NotFound
+from core.intake import IntakeContext, IntakeResult
+from core.model import (
+    Channel,
+    Disposition,
+    Draft,
+    InboundMessage,
+    Priority,
+    Ticket,
+    TicketQuery,
+    TicketSort,
+    TicketStatus,
+    User,
+)
+from core.pipeline import TriageInput, run_triage
+from core.ports import Clock, UnitOfWork
+from core.queries import load_conversation
+
+
+class WebServices(Protocol):
+    """What the web adapter needs of the composition root (bot.bootstrap.Services)."""
+
+    @property
+    def new_uow(self) -> Callable[[], UnitOfWork]: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def approval(self) -> ApprovalPolicy: ...
+    @property
+    def identity(self) -> Identity: ...
+    @property
+    def intake(self) -> IntakeContext: ...
+    @property
+    def slack(self) -> object | None: ...
+    @property
+    def draft_pool(self) -> object | None: ...
+
+    def receive(self, msg: InboundMessage) -> IntakeResult: ...
+    def show_decision(self, draft: Draft) -> None: ...
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from `supportbot users token`")
+_CREATED = (Disposition.NEW_TICKET, Disposition.FOLLOWUP, Disposition.DUPLICATE)
+
+
+def field_error(field: str, message: str, *, where: str = "body") -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, naming the field."""
+    return HTTPException(
+        422, detail=[{"loc": [where, field], "msg": message, "type": "value_error"}]
+    )
+
+
+def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The user owning the presented API token; 401 without one or with a bad one."""
+    services: WebServices = request.app.state.services
+    user = None
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        user = accounts.authenticate(
+            services.new_uow(), credentials.credentials, clock=services.clock
+        )
+    if user is None:
+        raise HTTPException(
+            401, "a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return user
+
+
+Auth = Annotated[User, Depends(current_user)]
+
+
+@dataclass(frozen=True)
+class _Api:
+    services: WebServices
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(self.services.intake.policy.categories.categories)
+
+    def ticket(self, ref: str) -> Ticket:
+        with self.services.new_uow() as uow:
+            ticket = uow.tickets.get_by_ref(ref.strip().lstrip("#").upper())
+        if ticket is None or ticket.id is None:
+            raise NotFound(f"no ticket {ref}")
+        return ticket
+
+
+def create_app(services: WebServices) -> FastAPI:
+    app = FastAPI(
+        title="supportbot",
+        version="1",
+        description="Tickets, drafts awaiting approval, triage, stats, health and metrics.",
+    )
+    api = _Api(services)
+    app.state.services = services
+    _install_error_handlers(app)
+
+    @app.post("/api/tickets", response_model=schemas.CreatedOut, status_code=201)
+    def create_ticket(
+        body: schemas.TicketCreate,
+        user: Auth,
+        response: Response,
+        idempotency_key: Annotated[
+            str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")
+        ] = None,
+    ) -> schemas.CreatedOut:
+        """Open a ticket through the same intake as email; a repeated `Idempotency-Key`
+        (per user) returns the ticket created the first time."""
+        if body.category is not None and body.category not in api.categories:
+            raise field_error("category", f"unknown category; one of: {', '.join(api.categories)}")
+        has_overrides = body.category is not None or body.priority is not None
+        if has_overrides and not accounts.may_decide(user, services.approval):
+            raise NotAuthorised(f"{user.actor} may not set category or priority")
+        now = services.clock.now()
+        key = f"{user.id}:{idempotency_key}" if idempotency_key else str(uuid.uuid4())
+        raw = body.model_dump_json().encode()
+        result = services.receive(
+            InboundMessage(
+                channel=Channel.API if body.source == "api" else Channel.WEB,
+                raw=raw,
+                received_at=now,
+                external_id=f"api:{key}",
+                sender_email=body.customer_email,
+                sender_name=body.customer_name,
+                subject=body.subject,
+                text=body.message,
+                full_text=body.message,
+            )
+        )
+        if result.disposition not in _CREATED or result.ticket_id is None:
+            response.status_code = 422 if result.disposition is not Disposition.QUARANTINED else 202
+            return schemas.CreatedOut(
+                disposition=result.disposition.value, quarantine_id=result.quarantine_id
+            )
+        policy = accounts.policy_for(user, services.approval)
+        if result.disposition is Disposition.NEW_TICKET:
+            if body.category is not None:
+                ticket_actions.reclassify(
+                    services.new_uow(),
+                    ticket_id=result.ticket_id,
+                    category=body.category,
+                    categories=api.categories,
+                    actor=user.actor,
+                    policy=policy,
+                    clock=services.clock,
+                )
+            if body.priority is not None:
+                ticket_actions.set_priority(
+                    services.new_uow(),
+                    ticket_id=result.ticket_id,
+                    priority=body.priority,
+                    actor=user.actor,
+                    policy=policy,
+                    clock=services.clock,
+                    sla=services.intake.policy.sla,
+                )
+            ticket_actions.record(
+                services.new_uow(),
+                action="ticket.created_via_api",
+                ticket_id=result.ticket_id,
+                actor=user.actor,
+                clock=services.clock,
+                detail={"idempotency_key": idempotency_key, "source": body.source},
+            )
+        else:
+            response.status_code = 200
+        with services.new_uow() as uow:
+            ticket = uow.tickets.get(result.ticket_id)
+        assert ticket is not None
+        return schemas.CreatedOut(
+            disposition=result.disposition.value, ticket=schemas.TicketOut.of(ticket)
+        )
+
+    @app.get("/api/tickets", response_model=schemas.TicketList)
+    def list_tickets(
+        user: Auth,
+        status: TicketStatus | None = None,
+        priority: Priority | None = None,
+        category: Annotated[str | None, Query(max_length=64)] = None,
+        assignee: Annotated[str | None, Query(max_length=200)] = None,
+        customer: Annotated[str | None, Query(max_length=254, description="email")] = None,
+        q: Annotated[str | None, Query(max_length=200, description="in the subject")] = None,
+        sort: TicketSort = TicketSort.CREATED_AT,
+        order: Literal["asc", "desc"] = "desc",
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> schemas.TicketList:
+        query = TicketQuery(
+            status=status,
+            priority=priority,
+            category=category,
+            assignee=assignee,
+            customer_email=customer,
+            text=q or None,
+            sort=sort,
+            descending=order == "desc",
+            limit=limit,
+            offset=offset,
+        )
+        with services.new_uow() as uow:
+            page = uow.tickets.search(query)
+        return schemas.TicketList(
+            total=page.total,
+            limit=limit,
+            offset=offset,
+            items=[schemas.TicketOut.of(t) for t in page.tickets],
+        )
+
+    @app.get("/api/tickets/{ref}", response_model=schemas.ConversationOut)
+    def get_ticket(ref: str, user: Auth) -> schemas.ConversationOut:
+        with services.new_uow() as uow:
+            return schemas.ConversationOut.of(load_conversation(uow, ref))
+
+    @app.patch("/api/tickets/{ref}", response_model=schemas.TicketOut)
+    def patch_ticket(ref: str, body: schemas.TicketPatch, user: Auth) -> schemas.TicketOut:
+        """Change status (only `resolved` for now), priority, category or assignee (null
+        unassigns). Everything is checked before anything changes."""
+        given = body.model_fields_set
+        if not given:
+            raise field_error("body", "nothing to change")
+        if "status" in given and body.status is not TicketStatus.RESOLVED:
+            raise field_error("status", "only 'resolved' can be set here for now")
+        if "category" in given and body.category not in api.categories:
+            raise field_error("category", f"unknown category; one of: {', '.join(api.categories)}")
+        if "priority" in given and body.priority is None:
+            raise field_error("priority", "cannot be null")
+        ticket = api.ticket(ref)
+        assert ticket.id is not None
+        tid, actor, clock = ticket.id, user.actor, services.clock
+        policy = accounts.policy_for(user, services.approval)
+        if "category" in given and body.category is not None:
+            ticket_actions.reclassify(
+                services.new_uow(),
+                ticket_id=tid,
+                category=body.category,
+                categories=api.categories,
+                actor=actor,
+                policy=policy,
+                clock=clock,
+            )
+        if "priority" in given and body.priority is not None:
+            ticket_actions.set_priority(
+                services.new_uow(),
+                ticket_id=tid,
+                priority=body.priority,
+                actor=actor,
+                policy=policy,
+                clock=clock,
+                sla=services.intake.policy.sla,
+            )
+        if "assignee" in given:
+            ticket_actions.assign(
+                services.new_uow(),
+                ticket_id=tid,
+                assignee=body.assignee,
+                actor=actor,
+                policy=policy,
+                clock=clock,
+            )
+        if "status" in given:
+            ticket_actions.resolve(
+                services.new_uow(), ticket_id=tid, actor=actor, policy=policy, clock=clock
+            )
+        return schemas.TicketOut.of(api.ticket(ticket.ref))
+
+    @app.post("/api/tickets/{ref}/notes", response_model=schemas.NoteOut, status_code=201)
+    def add_note(ref: str, body: schemas.NoteCreate, user: Auth) -> schemas.NoteOut:
+        """An internal note: never sent to the customer."""
+        ticket = api.ticket(ref)
+        assert ticket.id is not None
+        note = ticket_actions.add_note(
+            services.new_uow(),
+            ticket_id=ticket.id,
+            text=body.text,
+            actor=user.actor,
+            clock=services.clock,
+        )
+        return schemas.NoteOut(id=note.id, created_at=note.created_at)
+
+    @app.post("/api/drafts/{draft_id}/approve", response_model=schemas.DecisionOut)
+    def approve_draft(draft_id: int, body: schemas.DraftApprove, user: Auth) -> schemas.DecisionOut:
+        """Approve the draft version you reviewed, with your edited text if any: the reply
+        is queued in the outbox. 409 if it was decided already or superseded."""
+        decided = approve(
+            services.new_uow(),
+            draft_id=draft_id,
+            version=body.version,
+            actor=user.actor,
+            policy=accounts.policy_for(user, services.approval),
+            clock=services.clock,
+            identity=services.identity,
+            edited_text=body.text,
+        )
+        outbox_id = decided.outbox.id if decided.outbox is not None else None
+        return _decision(services, decided.outcome, decided.draft, outbox_id)
+
+    @app.post("/api/drafts/{draft_id}/reject", response_model=schemas.DecisionOut)
+    def reject_draft(draft_id: int, body: schemas.DraftReject, user: Auth) -> schemas.DecisionOut:
+        decided = reject(
+            services.new_uow(),
+            draft_id=draft_id,
+            version=body.version,
+            actor=user.actor,
+            reason=body.reason,
+            policy=accounts.policy_for(user, services.approval),
+            clock=services.clock,
+        )
+        return _decision(services, decided.outcome, decided.draft, None)
+
+    @app.get("/api/stats", response_model=schemas.StatsOut)
+    def stats(user: Auth, days: Annotated[int, Query(ge=1, le=366)] = 30) -> schemas.StatsOut:
+        end = services.clock.now()
+        start = end - timedelta(days=days)
+        with services.new_uow() as uow:
+            f = compute_figures(uow, start=start, end=end)
+        return schemas.StatsOut(
+            start=start,
+            end=end,
+            days=days,
+            new=f.new,
+            resolved=f.resolved,
+            open=f.open,
+            average_new_per_day=round(f.new / days, 2),
+            open_by_priority=f.backlog_by_priority,
+            top_categories=dict(f.top_categories),
+            first_response_median_min=f.first_response_median_min,
+            first_response_p90_min=f.first_response_p90_min,
+            resolution_median_min=f.resolution_median_min,
+            resolution_p90_min=f.resolution_p90_min,
+            sla_met=f.sla_met,
+            sla_total=f.sla_total,
+            sla_attainment=f.sla_attainment,
+            drafts_approved=f.drafts_approved,
+            drafts_edited=f.drafts_edited,
+            drafts_rejected=f.drafts_rejected,
+            quarantined=f.quarantined,
+        )
+
+    @app.post("/api/classify", response_model=schemas.ClassifyOut)
+    def classify(body: schemas.ClassifyIn, user: Auth) -> schemas.ClassifyOut:
+        """Triage a text as a new ticket would be, storing nothing."""
+        result = run_triage(
+            TriageInput(
+                subject=body.subject,
+                text=body.text,
+                created_at=services.clock.now(),
+                tier=body.tier,
+            ),
+            policy=services.intake.policy,
+        )
+        return schemas.ClassifyOut(
+            category=result.category,
+            category_confidence=round(result.category_confidence, 3),
+            priority=result.priority,
+            priority_label=result.priority.label,
+            priority_score=round(result.priority_score, 2),
+            sentiment=result.sentiment,
+            sentiment_score=round(result.sentiment_score, 3),
+            language=result.language,
+            first_response_due=result.sla.first_response_due,
+            resolution_due=result.sla.resolution_due,
+            signals=list(result.signals),
+        )
+
+    @app.get(
+        "/health",
+        response_model=schemas.HealthOut,
+        responses={503: {"model": schemas.HealthOut}},
+    )
+    def health() -> JSONResponse:
+        """200 when the database answers and no mailbox login fails; 503 otherwise."""
+        mailboxes: dict[str, str] = {}
+        try:
+            with services.new_uow() as uow:
+                for m in uow.mailboxes.list():
+                    failing = m.auth_failures > 0 or m.last_error
+                    mailboxes[m.name] = (m.last_error or "failing") if failing else "ok"
+            database = "ok"
+        except Exception as exc:  # the probe reports it; nothing else to do
+            database = f"error: {type(exc).__name__}"
+        is_ok = database == "ok" and all(v == "ok" for v in mailboxes.values())
+        body = schemas.HealthOut(
+            status="ok" if is_ok else "failing",
+            database=database,
+            mailboxes=mailboxes,
+            slack="configured" if services.slack is not None else "off",
+            llm="remote" if services.draft_pool is not None else "offline",
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if is_ok else 503)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(render_metrics(services.new_uow()), media_type=CONTENT_TYPE)
+
+    return app
+
+
+def _decision(
+    services: WebServices, outcome: Outcome, draft: Draft, outbox_id: int | None
+) -> schemas.DecisionOut:
+    if outcome is not Outcome.APPLIED:
+        who = f" by {draft.decided_by}" if draft.decided_by else ""
+        raise HTTPException(409, f"nothing changed: draft v{draft.version} is {draft.status}{who}")
+    services.show_decision(draft)
+    return schemas.DecisionOut(
+        outcome=outcome.value, draft=schemas.DraftOut.of(draft), outbox_id=outbox_id
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """The core's errors, as HTTP: its messages are written for people and safe to show."""
+
+    def handler(status: int) -> Callable[[Request, Exception], JSONResponse]:
+        def handle(request: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+
+        return handle
+
+    app.add_exception_handler(NotFound, handler(404))
+    app.add_exception_handler(NotAuthorised, handler(403))
+    app.add_exception_handler(InvalidInput, handler(422))
