@@ -92,7 +92,9 @@ class _State:
                 format="%(levelname)s %(name)s: %(message)s",
                 stream=sys.stderr,
             )
-            logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter
+            # Migration and per-tick scheduler chatter would drown what matters.
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
             # imapclient logs message contents at DEBUG; bodies stay out of logs (DESIGN §3.8).
             logging.getLogger("imapclient").setLevel(logging.WARNING)
         return self._settings
@@ -677,8 +679,21 @@ def _channel_status(settings: Settings) -> list[str]:
     ]
 
 
+def _require_web_extra() -> None:
+    """The REST API is an optional extra; say how to get it instead of a traceback."""
+    import importlib.util
+
+    missing = [m for m in ("fastapi", "uvicorn", "argon2") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SupportbotError(
+            f"the REST API needs the [web] extra ({', '.join(missing)} missing): "
+            "pip install -e '.[web]'"
+        )
+
+
 def _start_web(services: Services) -> Any:
     """The REST API in a thread of `supportbot run` (needs the [web] extra)."""
+    _require_web_extra()
     from channels.web.app import create_app
     from channels.web.server import WebServer
 
@@ -691,6 +706,7 @@ def _start_web(services: Services) -> Any:
 @app.command()
 def web() -> None:
     """Serve the REST API alone (host and port from [web]); stop with Ctrl-C."""
+    _require_web_extra()
     from channels.web.app import create_app
     from channels.web.server import serve
 
@@ -721,6 +737,7 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a web user (password prompted, or from stdin)."""
+    _require_web_extra()
     from channels.web.passwords import hash_password
     from core.accounts import add_user
 

@@ -273,3 +273,18 @@ def test_approved_reply_reaches_the_smtp_server_threaded(
     assert isinstance(shown, dict)
     assert shown["ticket"]["status"] == "pending"  # type: ignore[index]
     assert shown["drafts"][-1]["status"] == "sent"  # type: ignore[index]
+
+
+def test_web_without_its_extra_says_how_to_install_it(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a)
+    )
+    result = CliRunner().invoke(app, ["web"])
+    assert result.exit_code != 0
+    assert "pip install -e '.[web]'" in str(result.exception)
+    assert "fastapi" in str(result.exception) and "uvicorn" not in str(result.exception)
