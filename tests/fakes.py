@@ -52,6 +52,7 @@ class _Tables:
     audit: dict[int, AuditEvent] = field(default_factory=dict)
     actions: dict[int, ScheduledAction] = field(default_factory=dict)
     mailboxes: dict[str, MailboxState] = field(default_factory=dict)
+    mailbox_leases: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     posts: dict[int, ChannelPost] = field(default_factory=dict)
     events: dict[tuple[str, str], datetime] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=dict)
@@ -471,6 +472,25 @@ class FakeMailboxes(_Repo):
 
     def list(self) -> list[MailboxState]:
         return sorted(self.t.mailboxes.values(), key=lambda m: m.name)
+
+    def try_lease(self, name: str, *, owner: str, now: datetime, seconds: float) -> bool:
+        held = self.t.mailbox_leases.get(name)
+        if held is not None and held[0] != owner and held[1] >= now:
+            return False
+        self.t.mailbox_leases[name] = (owner, now + timedelta(seconds=seconds))
+        self.t.mailboxes.setdefault(name, MailboxState(name=name))
+        return True
+
+    def release(self, name: str, owner: str) -> bool:
+        held = self.t.mailbox_leases.get(name)
+        if held is None or held[0] != owner:
+            return False
+        del self.t.mailbox_leases[name]
+        return True
+
+    def lease_holder(self, name: str, *, now: datetime) -> tuple[str, datetime] | None:
+        held = self.t.mailbox_leases.get(name)
+        return held if held is not None and held[1] >= now else None
 
 
 class FakePosts(_Repo):

@@ -47,3 +47,24 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (shared corpora are optional)")
     return path
+
+
+def clear_supportbot_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drop every SUPPORTBOT_ variable, so a developer's own settings never leak into a test."""
+    for name in list(os.environ):
+        if name.startswith("SUPPORTBOT_"):
+            monkeypatch.delenv(name)
+
+
+def isolate_settings(monkeypatch: pytest.MonkeyPatch, folder: Path, **extra: str) -> dict[str, str]:
+    """Only our settings in the environment: a SQLite file and a secret file in `folder`,
+    plus `extra` (full variable names). Returns what was set, for child processes."""
+    clear_supportbot_env(monkeypatch)
+    values = {
+        "SUPPORTBOT_DATABASE__URL": f"sqlite:///{folder / 'sb.db'}",
+        "SUPPORTBOT_BRAND__SECRET_FILE": str(folder / "secret"),
+        **extra,
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values

@@ -6,7 +6,6 @@ with a reason; none raises, and a second pass finds every one a duplicate.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -16,18 +15,14 @@ from bot.bootstrap import bootstrap
 from bot.settings import load_settings
 from channels.email.files import list_mail_sources
 from core.model import Disposition, QuarantineStatus
-from tests.support import shared_data
+from tests.support import isolate_settings, shared_data
 
 pytestmark = pytest.mark.corpus
 
 
 def test_every_corpus_mail_is_stored_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     emails = shared_data("emails")
-    for name in list(os.environ):
-        if name.startswith("SUPPORTBOT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("SUPPORTBOT_DATABASE__URL", f"sqlite:///{tmp_path / 'corpus.db'}")
-    monkeypatch.setenv("SUPPORTBOT_BRAND__SECRET_FILE", str(tmp_path / "secret"))
+    isolate_settings(monkeypatch, tmp_path)
     services = bootstrap(load_settings())
     sources = list_mail_sources([emails]).sources
     assert len(sources) > 1000

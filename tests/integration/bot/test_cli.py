@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from tests.support import shared_data
+from tests.support import isolate_settings, shared_data
 
 URGENT = (
     "URGENT: our production database is down and customers cannot log in. This is unacceptable!"
@@ -26,16 +26,7 @@ INVOICE = "Could you send me a copy of last month's invoice? Thanks"
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith("SUPPORTBOT_"):
-            monkeypatch.delenv(name)
-    values = {
-        "SUPPORTBOT_DATABASE__URL": f"sqlite:///{tmp_path / 'sb.db'}",
-        "SUPPORTBOT_BRAND__SECRET_FILE": str(tmp_path / "secret"),
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
+    return isolate_settings(monkeypatch, tmp_path)
 
 
 def invoke(*args: str) -> dict[str, object] | list[object]:

@@ -19,6 +19,7 @@ from core.model import (
     Channel,
     Direction,
     Draft,
+    MailboxState,
     Message,
     OutboxItem,
     OutboxStatus,
@@ -85,8 +86,8 @@ def _table_names(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_head_is_the_scheduler_indexes_revision() -> None:
-    assert head_revision() == "0007"
+def test_head_is_the_mailbox_lease_revision() -> None:
+    assert head_revision() == "0008"
 
 
 def test_upgrade_brings_an_empty_database_to_head_matching_the_metadata(
@@ -469,3 +470,44 @@ def test_downgrade_to_0003_drops_posts_and_events_and_keeps_the_rest(
             assert uow.events.first_time("slack", "Ev01", at=at(1))
     finally:
         engine.dispose()
+
+
+def test_upgrade_to_0008_keeps_mailbox_rows_and_downgrade_drops_only_the_lease(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url, "0007")
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO mailboxes (name, uidvalidity, last_uid, auth_failures)"
+                    " VALUES ('support', 4294967295, 41, 2)"
+                )
+            )
+    finally:
+        engine.dispose()
+    kept = MailboxState(name="support", uidvalidity=2**32 - 1, last_uid=41, auth_failures=2)
+
+    upgrade(empty_database_url)
+    assert _schema_differences(empty_database_url) == []
+    engine = make_engine(empty_database_url)
+    try:
+        with unit_of_work_factory(engine)() as uow:
+            assert uow.mailboxes.get("support") == kept
+            assert uow.mailboxes.lease_holder("support", now=T0) is None  # no lease yet
+            assert uow.mailboxes.try_lease("support", owner="a", now=T0, seconds=60)
+            uow.commit()
+    finally:
+        engine.dispose()
+
+    command.downgrade(alembic_config(empty_database_url), "0007")
+    engine = make_engine(empty_database_url)
+    try:
+        columns = {column["name"] for column in inspect(engine).get_columns("mailboxes")}
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT name, last_uid FROM mailboxes")).one()
+    finally:
+        engine.dispose()
+    assert not {"lease_owner", "lease_until"} & columns
+    assert tuple(row) == ("support", 41)

@@ -13,15 +13,14 @@ from bot.settings import CONFIG_ENV, Settings, load_settings, resolve_thread_sec
 from channels.email.imap_config import MailboxConfig
 from channels.email.smtp import SmtpConfig
 from core.errors import ConfigError
+from tests.support import clear_supportbot_env
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(__import__("os").environ):
-        if name.startswith("SUPPORTBOT_"):
-            monkeypatch.delenv(name)
+    clear_supportbot_env(monkeypatch)
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -18,7 +18,7 @@ from bot.bootstrap import Services, bootstrap
 from bot.settings import load_settings
 from channels.email.imap import MailboxConfig, Receive, make_receiver
 from tests.servers.dovecot import Dovecot
-from tests.support import require
+from tests.support import isolate_settings, require
 
 
 @pytest.fixture
@@ -39,16 +39,7 @@ def dovecot() -> Iterator[Dovecot]:
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Only our settings in the environment: a SQLite file and a secret file in tmp_path."""
-    for name in list(os.environ):
-        if name.startswith("SUPPORTBOT_"):
-            monkeypatch.delenv(name)
-    values = {
-        "SUPPORTBOT_DATABASE__URL": f"sqlite:///{tmp_path / 'sb.db'}",
-        "SUPPORTBOT_BRAND__SECRET_FILE": str(tmp_path / "secret"),
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
+    return isolate_settings(monkeypatch, tmp_path)
 
 
 @pytest.fixture

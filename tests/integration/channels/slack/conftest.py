@@ -7,7 +7,6 @@ tickets. The environment holds only our settings (a TOML file in a temp dir).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from email import policy
@@ -21,6 +20,7 @@ from bot.bootstrap import Services, SlackRuntime, bootstrap, start_slack
 from bot.settings import load_settings
 from core.model import ChannelPost, Draft, PostKind
 from tests.slack_standin import SlackStandIn
+from tests.support import clear_supportbot_env
 
 AGENTS = "C0AGENTS001"
 INTAKE = "C0INTAKE001"
@@ -90,9 +90,7 @@ post_interval_seconds = 0.05
 
 
 def isolated_env(patch: pytest.MonkeyPatch, config: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("SUPPORTBOT_"):
-            patch.delenv(name)
+    clear_supportbot_env(patch)
     patch.setenv("SUPPORTBOT_CONFIG", str(config))
 
 

@@ -4,7 +4,6 @@ mia (manager); each with a token."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from bot.settings import load_settings
 from channels.web.app import create_app
 from core.accounts import add_user, issue_token
 from core.model import Role
+from tests.support import isolate_settings
 
 
 @dataclass(frozen=True)
@@ -31,18 +31,12 @@ class Api:
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith("SUPPORTBOT_"):
-            monkeypatch.delenv(name)
-    values = {
-        "SUPPORTBOT_DATABASE__URL": f"sqlite:///{tmp_path / 'sb.db'}",
-        "SUPPORTBOT_BRAND__SECRET_FILE": str(tmp_path / "secret"),
-        "SUPPORTBOT_APPROVAL__APPROVERS": '["web:alice"]',
-        "SUPPORTBOT_KB__TOP_K": "0",
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
+    return isolate_settings(
+        monkeypatch,
+        tmp_path,
+        SUPPORTBOT_APPROVAL__APPROVERS='["web:alice"]',
+        SUPPORTBOT_KB__TOP_K="0",
+    )
 
 
 @pytest.fixture
