@@ -613,7 +613,7 @@ def digest(
 def run() -> None:
     """Start every configured channel and the scheduler; stop with Ctrl-C."""
     from bot.bootstrap import start_slack
-    from bot.scheduler import start_ticker
+    from bot.scheduler import instance_name, start_ticker
     from channels.email.imap import make_receiver, watch_mailbox
 
     services = state.services()
@@ -626,6 +626,7 @@ def run() -> None:
     slack = start_slack(services) if services.slack is not None else None
     web = _start_web(services) if settings.web.enabled else None
     receive = make_receiver(parse=services.parse_email, intake=services.receive)
+    owner = instance_name()  # holds the mailbox leases, as it holds scheduled actions
     watchers = [
         threading.Thread(
             target=watch_mailbox,
@@ -635,6 +636,7 @@ def run() -> None:
                 "receive": receive,
                 "clock": services.clock,
                 "stop": stop,
+                "owner": owner,
             },
             name=f"mailbox-{config.name}",
         )

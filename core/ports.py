@@ -153,6 +153,22 @@ class Mailboxes(Protocol):
 
     def list(self) -> list[MailboxState]: ...
 
+    def try_lease(self, name: str, *, owner: str, now: datetime, seconds: float) -> bool:
+        """Take or renew the right to read mailbox `name` until `now + seconds`: one
+        conditional insert-or-update, so of two instances asking at once exactly one gets
+        it. True when the lease was free (never taken, released, run out) or already
+        `owner`'s; False when someone else holds it. The caller commits. `save` leaves the
+        lease alone."""
+        ...
+
+    def release(self, name: str, owner: str) -> bool:
+        """Give the lease up, if `owner` holds it; True when it did. The caller commits."""
+        ...
+
+    def lease_holder(self, name: str, *, now: datetime) -> tuple[str, datetime] | None:
+        """Who holds an unexpired lease on `name`, and until when; None when it is free."""
+        ...
+
 
 class Quarantine(Protocol):
     def add(self, item: QuarantineItem) -> QuarantineItem: ...

@@ -12,6 +12,13 @@ and `watch_mailbox` (stay connected and wait with IDLE, RFC 2177, or poll; recon
 backoff: `supportbot run`). Both record health (last success, last error, consecutive
 authentication failures, lag) in `MailboxState`.
 
+Several instances may share one database: a mailbox is read by one of them at a time, the
+holder of its lease (`MailboxState`'s row, `Mailboxes.try_lease`). The watcher takes it
+before reading and renews it at least every third of `lease_seconds` (IDLE is re-issued that
+often, and between fetch batches); one that finds it held waits and retries every quarter of
+it, so a dead holder's mailbox is taken over within about 1.25 × `lease_seconds`. A poll
+holds it for its duration and refuses to read a mailbox that another instance is reading.
+
 Reading never changes the mail unless `move_to` is set: the folder is opened read-only
 (EXAMINE) and bodies are fetched with BODY.PEEK[], which does not set \\Seen (RFC 3501 §6.4.5).
 
@@ -22,15 +29,18 @@ The parts: `imap_config` (what to read), `imap_session` (one connection, and the
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 from channels.email.imap_config import MailboxConfig
-from channels.email.imap_ledger import MailboxLedger
+from channels.email.imap_ledger import MailboxLeaseLost, MailboxLedger
 from channels.email.imap_reading import IntakeFailed, Receive, catch_up
 from channels.email.imap_session import (
     CONNECTION_ERRORS,
@@ -54,6 +64,7 @@ __all__ = [
     "MailboxAuthError",
     "MailboxConfig",
     "MailboxError",
+    "MailboxLeaseLost",
     "PollReport",
     "Receive",
     "make_receiver",
@@ -65,6 +76,11 @@ log = logging.getLogger(__name__)
 
 _BACKOFF_FIRST_SECONDS = 1.0
 _BACKOFF_MAX_SECONDS = 300.0
+
+
+def default_owner() -> str:
+    """This process, as lease owner: `host:pid` (what `bot.scheduler.instance_name` says)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def make_receiver(
@@ -120,15 +136,25 @@ def poll_mailbox(
     new_uow: Callable[[], UnitOfWork],
     receive: Receive,
     clock: Clock,
+    owner: str | None = None,
 ) -> PollReport:
-    """Connect, read everything new, disconnect.
+    """Take the mailbox's lease, connect, read everything new, disconnect, release it.
 
-    Raises `MailboxAuthError` or `MailboxError` (after recording them in the mailbox's
-    health) when the server cannot be read. An exception from `receive` propagates as it
-    is (intake quarantines what it can, so that means storage is down); the cursor then
-    stays before the message it failed on.
+    Raises `MailboxError` ("… is being read by host:pid …") when another instance holds the
+    lease, without touching the server or the health row. Raises `MailboxAuthError` or
+    `MailboxError` (after recording them in the mailbox's health) when the server cannot be
+    read. An exception from `receive` propagates as it is (intake quarantines what it can,
+    so that means storage is down); the cursor then stays before the message it failed on.
     """
-    ledger = MailboxLedger(config.name, new_uow=new_uow, clock=clock)
+    ledger = MailboxLedger(
+        config.name,
+        new_uow=new_uow,
+        clock=clock,
+        owner=owner or default_owner(),
+        lease_seconds=config.lease_seconds,
+    )
+    if not ledger.take_lease():
+        raise MailboxError(config.name, f"is being read by {ledger.holder_text()}; try later")
     try:
         with open_session(config, ledger) as session:
             tally = catch_up(session.client, config, ledger, receive)
@@ -142,6 +168,8 @@ def poll_mailbox(
         text = describe_error(exc)
         ledger.record_error(text)
         raise MailboxError(config.name, text) from exc
+    finally:
+        ledger.release_lease()
     return PollReport(
         mailbox=config.name,
         counts={kind: tally.counts[kind] for kind in Disposition},
@@ -159,23 +187,53 @@ def watch_mailbox(
     receive: Receive,
     clock: Clock,
     stop: threading.Event,
+    owner: str | None = None,
 ) -> None:
     """Read new mail as it arrives until `stop` is set; run it in a thread per mailbox.
+
+    Reads only while holding the mailbox's lease as `owner` (default: this process); while
+    another instance holds it, waits and retries every quarter of `lease_seconds`. The
+    lease is released when `stop` is set.
 
     Never raises for a mailbox or intake failure: each is recorded in health and logged,
     and the watcher reconnects after an exponential backoff (1 s doubling to 5 min, with
     jitter, cut short by `stop`), catching up first thing after every reconnect.
     """
-    ledger = MailboxLedger(config.name, new_uow=new_uow, clock=clock)
+    ledger = MailboxLedger(
+        config.name,
+        new_uow=new_uow,
+        clock=clock,
+        owner=owner or default_owner(),
+        lease_seconds=config.lease_seconds,
+    )
     backoff = Backoff()
-    while not stop.is_set():
-        try:
-            _watch_session(config, ledger, receive, stop=stop, backoff=backoff)
-        except Exception as exc:  # the watcher outlives any failure; see docstring
-            _note_failure(config, ledger, exc)
-            delay = backoff.next_delay()
-            log.info("mailbox %s: reconnecting in %.1f s", config.name, delay)
-            stop.wait(delay)
+    waiting = False
+    try:
+        while not stop.is_set():
+            try:
+                if not ledger.take_lease():
+                    if not waiting:
+                        log.info(
+                            "mailbox %s: read by %s; waiting for its lease",
+                            config.name,
+                            ledger.holder_text(),
+                        )
+                    waiting = True
+                    stop.wait(config.lease_seconds / 4)
+                    continue
+                if waiting:
+                    log.info("mailbox %s: took the lease over", config.name)
+                waiting = False
+                _watch_session(config, ledger, receive, stop=stop, backoff=backoff)
+            except MailboxLeaseLost as exc:
+                log.warning("%s", exc)
+            except Exception as exc:  # the watcher outlives any failure; see docstring
+                _note_failure(config, ledger, exc)
+                delay = backoff.next_delay()
+                log.info("mailbox %s: reconnecting in %.1f s", config.name, delay)
+                stop.wait(delay)
+    finally:
+        ledger.release_lease()
     log.info("mailbox %s: watcher stopped", config.name)
 
 
@@ -187,6 +245,10 @@ def _watch_session(
     stop: threading.Event,
     backoff: Backoff,
 ) -> None:
+    # IDLE is re-issued (with a catch-up) at least every third of the lease, which is renewed
+    # then; polling waits in slices of that length, renewing between them.
+    renew = ledger.renew_seconds
+    idle_config = replace(config, idle_seconds=min(config.idle_seconds, renew))
     with open_session(config, ledger) as session:
         client = session.client
         catch_up(client, config, ledger, receive, stop=stop)
@@ -195,11 +257,16 @@ def _watch_session(
         log.info("mailbox %s: watching (%s)", config.name, "IDLE" if is_idle else "polling")
         while not stop.is_set():
             if is_idle:
-                wait_in_idle(client, config, stop)
+                ledger.keep_lease(now=True)
+                wait_in_idle(client, idle_config, stop)
             else:
-                stop.wait(config.poll_seconds)
+                deadline = time.monotonic() + config.poll_seconds
+                while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                    ledger.keep_lease(now=True)
+                    stop.wait(min(left, renew))
             if stop.is_set():
                 break
+            ledger.keep_lease()
             catch_up(client, config, ledger, receive, stop=stop)
 
 

@@ -51,6 +51,10 @@ class MailboxConfig:
             connections that stay silent longer), with a catch-up search each time.
         poll_seconds: the interval between searches when IDLE is not used.
         timeout_seconds: socket timeout for connecting and for each command.
+        lease_seconds: several instances may share one database; a mailbox is read by one
+            of them at a time, which holds a lease on it for this long and renews it at
+            least every third of it. When that instance dies another takes over within
+            about 1.25 × lease_seconds.
         max_message_bytes: a message larger than this (RFC822.SIZE) is not downloaded;
             intake quarantines it with reason "too large" and only its header section as raw
             bytes, and the full message stays on the server for a person to look at.
@@ -71,6 +75,7 @@ class MailboxConfig:
     poll_seconds: float = 60.0
     timeout_seconds: float = 30.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    lease_seconds: float = 60.0
 
     # Read by pydantic when settings embed this class: a misspelt key in `[[mailboxes]]` is
     # an error, not a silently ignored line.
@@ -107,5 +112,6 @@ def find_config_problem(config: MailboxConfig) -> str | None:
         (config.poll_seconds <= 0, "poll_seconds must be more than 0"),
         (config.timeout_seconds <= 0, "timeout_seconds must be more than 0"),
         (config.max_message_bytes < 1, "max_message_bytes must be at least 1"),
+        (config.lease_seconds <= 0, "lease_seconds must be more than 0"),
     )
     return next((message for is_wrong, message in checks if is_wrong), None)

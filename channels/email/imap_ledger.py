@@ -10,24 +10,83 @@ about 22 ms for the intake and offline draft of one message (200 messages, measu
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from channels.email.imap_session import MAX_ERROR_CHARS
+from channels.email.imap_session import MAX_ERROR_CHARS, MailboxError
 from core.model import MailboxState
 from core.ports import Clock, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
-class MailboxLedger:
-    """One mailbox's state; only its single reader (poller or watcher) writes it."""
+class MailboxLeaseLost(MailboxError):
+    """Another instance took the mailbox's lease over (ours ran out): stop reading."""
 
-    def __init__(self, name: str, *, new_uow: Callable[[], UnitOfWork], clock: Clock) -> None:
+
+class MailboxLedger:
+    """One mailbox's state; only its single reader (poller or watcher) writes it, the one
+    holding the mailbox's lease (`take_lease`, `keep_lease`, `release_lease`)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        new_uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        owner: str = "",
+        lease_seconds: float = 60.0,
+    ) -> None:
         self.name = name
         self.clock = clock
+        self.owner = owner or name
+        self.lease_seconds = lease_seconds
         self._new_uow = new_uow
+        self._renewed_at: float | None = None  # time.monotonic() of the last renewal
         self.state = MailboxState(name=name)
+
+    def take_lease(self) -> bool:
+        """Take or renew the lease; True when we hold it now."""
+        with self._new_uow() as uow:
+            held = uow.mailboxes.try_lease(
+                self.name, owner=self.owner, now=self.clock.now(), seconds=self.lease_seconds
+            )
+            uow.commit()
+        self._renewed_at = time.monotonic() if held else None
+        return held
+
+    def keep_lease(self, *, now: bool = False) -> None:
+        """Renew the lease (`now`, or when a quarter of it has passed since the last
+        renewal); raise `MailboxLeaseLost` when someone else holds it now."""
+        renewed = self._renewed_at
+        if not now and renewed is not None and time.monotonic() - renewed < self.lease_seconds / 4:
+            return
+        if not self.take_lease():
+            raise MailboxLeaseLost(self.name, f"lease taken over by {self.holder_text()}")
+
+    def release_lease(self) -> None:
+        self._renewed_at = None
+        try:
+            with self._new_uow() as uow:
+                uow.mailboxes.release(self.name, self.owner)
+                uow.commit()
+        except Exception:  # it runs out by itself; storage being down is reported elsewhere
+            log.exception("mailbox %s: could not release the lease", self.name)
+
+    def holder_text(self) -> str:
+        """Who holds the lease, for messages: "host:123 (until 09:31:15Z)"."""
+        with self._new_uow() as uow:
+            holder = uow.mailboxes.lease_holder(self.name, now=self.clock.now())
+        if holder is None:
+            return "nobody (the lease just ran out)"
+        owner, until = holder
+        return f"{owner} (lease until {until:%H:%M:%S}Z)"
+
+    @property
+    def renew_seconds(self) -> float:
+        """How long a watcher may wait between renewals: a third of the lease."""
+        return self.lease_seconds / 3
 
     def reload(self) -> None:
         with self._new_uow() as uow:

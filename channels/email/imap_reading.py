@@ -98,6 +98,7 @@ def catch_up(
                 continue
             break
         for batch in chunk(uids, config.batch_size):
+            ledger.keep_lease()  # renewed between batches; raises if another took it over
             read_batch(client, batch, config=config, ledger=ledger, receive=receive, tally=tally)
             if stop is not None and stop.is_set():
                 break

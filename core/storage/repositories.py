@@ -878,6 +878,43 @@ class SqlMailboxes(_Repository):
         query = select(t.mailboxes).order_by(t.mailboxes.c.name)
         return [_record(MailboxState, row) for row in self._conn.execute(query).mappings()]
 
+    def try_lease(self, name: str, *, owner: str, now: datetime, seconds: float) -> bool:
+        """One `INSERT … ON CONFLICT (name) DO UPDATE … WHERE <free or ours> RETURNING`.
+
+        PostgreSQL locks the conflicting row and evaluates the WHERE on its newest version,
+        so of two instances racing for a free lease the second sees the first's and updates
+        nothing; SQLite serialises writers with `BEGIN IMMEDIATE`. A returned row, not
+        rowcount (psycopg reports -1 with RETURNING)."""
+        c = t.mailboxes.c
+        until = now + timedelta(seconds=seconds)
+        insert = _dialect_insert(self._conn, t.mailboxes).values(
+            name=name, lease_owner=owner, lease_until=until
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=[c.name],
+            set_={"lease_owner": owner, "lease_until": until},
+            where=(c.lease_owner == owner) | _lease_is_free(c.lease_until, now),
+        ).returning(c.name)
+        return self._conn.execute(statement).first() is not None
+
+    def release(self, name: str, owner: str) -> bool:
+        c = t.mailboxes.c
+        statement = (
+            t.mailboxes.update()
+            .where(c.name == name, c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+            .returning(c.name)
+        )
+        return self._conn.execute(statement).first() is not None
+
+    def lease_holder(self, name: str, *, now: datetime) -> tuple[str, datetime] | None:
+        c = t.mailboxes.c
+        query = select(c.lease_owner, c.lease_until).where(
+            c.name == name, c.lease_owner.is_not(None), c.lease_until >= now
+        )
+        row = self._conn.execute(query).first()
+        return None if row is None else (row[0], row[1])
+
 
 class SqlPosts(_Repository):
     def add(self, post: ChannelPost) -> ChannelPost:

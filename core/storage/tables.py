@@ -297,6 +297,7 @@ quarantine = Table(
 
 # One row per configured mailbox: its read cursor and health. IMAP UIDs and UIDVALIDITY are
 # unsigned 32-bit (RFC 9051 §2.3.1.1), beyond a signed INTEGER on PostgreSQL: BIGINT.
+# `lease_owner`/`lease_until`: the instance reading it now (one at a time; 0008).
 mailboxes = Table(
     "mailboxes",
     metadata,
@@ -308,6 +309,8 @@ mailboxes = Table(
     Column("last_error_at", UtcDateTime),
     Column("auth_failures", Integer, nullable=False, server_default="0"),
     Column("lag_seconds", Float),
+    Column("lease_owner", String),
+    Column("lease_until", UtcDateTime),
 )
 
 # Messages the bot posted in a chat channel about a ticket. Slack names a message by

@@ -315,6 +315,7 @@ def test_kill_9_in_the_middle_of_a_batch_loses_and_doubles_nothing(
         "[[mailboxes]]\n"
         f'name = "{mailbox.name}"\nhost = "{mailbox.host}"\nport = {mailbox.port}\n'
         f'security = "plain"\nuser = "{mailbox.user}"\npassword = "{mailbox.password}"\n'
+        "lease_seconds = 6\n"
     )
     monkeypatch.setenv("SUPPORTBOT_CONFIG", str(config_file))
     command = [sys.executable, "-m", "bot", "poll", "--once", "--json"]
@@ -329,6 +330,12 @@ def test_kill_9_in_the_middle_of_a_batch_loses_and_doubles_nothing(
     at_kill = _count(database, "tickets")
     assert 50 <= at_kill < total, "killed too late to test anything"
 
+    # The killed poller's lease still stands: a poll now is refused and reads nothing …
+    refused = subprocess.run(command, env=child_env, cwd=REPO, capture_output=True, timeout=60)
+    assert refused.returncode == 1
+    assert b"is being read by" in refused.stderr
+    assert _count(database, "tickets") == at_kill
+    time.sleep(6.2)  # … until it runs out (lease_seconds = 6)
     second = subprocess.run(command, env=child_env, cwd=REPO, capture_output=True, timeout=60)
     assert second.returncode == 0, second.stderr.decode()
     counts = json.loads(second.stdout)
@@ -355,3 +362,65 @@ def _count(database: Path, table: str, what: str = "*") -> int:
         except sqlite3.OperationalError:  # not migrated yet
             return 0
     return int(row[0])
+
+
+def test_two_watchers_on_one_database_read_each_mail_once_and_one_takes_over_from_the_other(
+    dovecot: Dovecot, mailbox: MailboxConfig, services: Services, receive: Receive
+) -> None:
+    """Mailbox lease: of two instances, only the holder fetches; when it stops, the other
+    takes over within lease_seconds."""
+    config = replace(mailbox, lease_seconds=2.0, batch_size=5)
+    total = 20
+    dovecot.append_many([make_mail(n, sender=f"c{n}@c.example") for n in range(total)])
+    fetched: dict[str, int] = {"a": 0, "b": 0}
+
+    def counted(owner: str) -> Receive:
+        def receive_as(raw: bytes, *, problem: str | None = None) -> Disposition:
+            fetched[owner] += 1
+            return receive(raw, problem=problem)
+
+        return receive_as
+
+    stops = {owner: threading.Event() for owner in fetched}
+    threads = {
+        owner: threading.Thread(
+            target=watch_mailbox,
+            kwargs={
+                "config": config,
+                "new_uow": services.new_uow,
+                "receive": counted(owner),
+                "clock": services.clock,
+                "stop": stops[owner],
+                "owner": owner,
+            },
+            name=f"imap:{owner}",
+        )
+        for owner in fetched
+    }
+    for thread in threads.values():
+        thread.start()
+    try:
+        wait_until(lambda: ticket_count(services) == total, what="all 20 tickets")
+        time.sleep(config.lease_seconds)  # a few renewals: the holder keeps it
+        (holder,) = [owner for owner, n in fetched.items() if n]
+        other = "b" if holder == "a" else "a"
+        assert fetched == {holder: total, other: 0}
+        with services.new_uow() as uow:
+            lease = uow.mailboxes.lease_holder("support", now=services.clock.now())
+        assert lease is not None and lease[0] == holder
+
+        stops[holder].set()
+        threads[holder].join(5)
+        stopped = time.monotonic()
+        dovecot.append(make_mail(total, sender="late@c.example"))
+        wait_until(lambda: ticket_count(services) == total + 1, what="the takeover")
+        assert time.monotonic() - stopped < config.lease_seconds
+        assert fetched == {holder: total, other: 1}
+    finally:
+        for stop in stops.values():
+            stop.set()
+        for thread in threads.values():
+            thread.join(5)
+    assert not any(thread.is_alive() for thread in threads.values())
+    with services.new_uow() as uow:
+        assert uow.mailboxes.lease_holder("support", now=services.clock.now()) is None
