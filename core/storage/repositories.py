@@ -149,6 +149,47 @@ def _lease_is_free(lease_until: ColumnElement[Any], now: datetime) -> ColumnElem
     return lease_until.is_(None) | (lease_until < now)
 
 
+def _lease_statement(
+    conn: Connection,
+    table: Table,
+    *,
+    claimable: tuple[ColumnElement[bool], ...],
+    order_by: tuple[ColumnElement[Any], ...],
+    now: datetime,
+    owner: str,
+    lease_seconds: float,
+    limit: int,
+) -> Update | None:
+    """The claim shared by outbox items and scheduled actions: pick up to `limit` claimable
+    rows whose lease is free, then lease them with one UPDATE … RETURNING; None when there
+    is nothing to claim. `FOR UPDATE SKIP LOCKED` lets PostgreSQL claimers pass over rows
+    another transaction is leasing; on SQLite the `BEGIN IMMEDIATE` write lock keeps other
+    writers out between SELECT and UPDATE. The UPDATE repeats the conditions, so a row that
+    changed in between is not taken."""
+    conditions = (*claimable, _lease_is_free(table.c.lease_until, now))
+    ids = list(
+        conn.execute(
+            select(table.c.id)
+            .where(*conditions)
+            .order_by(*order_by)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    if not ids:
+        return None
+    return (
+        table.update()
+        .where(table.c.id.in_(ids), *conditions)
+        .values(
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=table.c.attempts + 1,
+        )
+        .returning(*table.c)
+    )
+
+
 class _Repository:
     def __init__(self, connection: ConnectionSource) -> None:
         self._connection = connection
@@ -498,32 +539,21 @@ class SqlOutbox(_Repository):
         id first; the caller commits. Locking as in `SqlActions.claim_due`: `FOR UPDATE SKIP
         LOCKED` on PostgreSQL, the `BEGIN IMMEDIATE` write lock on SQLite."""
         c = t.outbox.c
-        claimable = (
-            c.status == OutboxStatus.PENDING.value,
-            c.next_attempt_at.is_(None) | (c.next_attempt_at <= now),
-            _lease_is_free(c.lease_until, now),
+        statement = _lease_statement(
+            self._conn,
+            t.outbox,
+            claimable=(
+                c.status == OutboxStatus.PENDING.value,
+                c.next_attempt_at.is_(None) | (c.next_attempt_at <= now),
+            ),
+            order_by=(c.id,),
+            now=now,
+            owner=owner,
+            lease_seconds=lease_seconds,
+            limit=limit,
         )
-        ids = list(
-            self._conn.execute(
-                select(c.id)
-                .where(*claimable)
-                .order_by(c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).scalars()
-        )
-        if not ids:
+        if statement is None:
             return []
-        statement = (
-            t.outbox.update()
-            .where(c.id.in_(ids), *claimable)
-            .values(
-                lease_owner=owner,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=c.attempts + 1,
-            )
-            .returning(*t.outbox.c)
-        )
         # RETURNING promises no order.
         return sorted(self._load(statement), key=lambda item: item.id or 0)
 
@@ -728,32 +758,18 @@ class SqlActions(_Repository):
         `BEGIN IMMEDIATE`, so no other writer runs between our SELECT and UPDATE.
         """
         c = t.scheduled_actions.c
-        claimable = (
-            c.status == ActionStatus.PENDING.value,
-            c.due_at <= now,
-            _lease_is_free(c.lease_until, now),
+        statement = _lease_statement(
+            self._conn,
+            t.scheduled_actions,
+            claimable=(c.status == ActionStatus.PENDING.value, c.due_at <= now),
+            order_by=(c.due_at, c.id),
+            now=now,
+            owner=owner,
+            lease_seconds=lease_seconds,
+            limit=limit,
         )
-        ids = list(
-            self._conn.execute(
-                select(c.id)
-                .where(*claimable)
-                .order_by(c.due_at, c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).scalars()
-        )
-        if not ids:
+        if statement is None:
             return []
-        statement = (
-            t.scheduled_actions.update()
-            .where(c.id.in_(ids), *claimable)
-            .values(
-                lease_owner=owner,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=c.attempts + 1,
-            )
-            .returning(*t.scheduled_actions.c)
-        )
         claimed = [
             _record(ScheduledAction, row) for row in self._conn.execute(statement).mappings()
         ]
