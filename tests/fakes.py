@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from core.model import (
     ActionStatus,
@@ -64,6 +64,33 @@ class _Tables:
         row = replace(row, id=row_id)
         table[row_id] = row
         return row
+
+
+_Leasable = TypeVar("_Leasable", OutboxItem, ScheduledAction)
+
+
+def _lease(
+    table: dict[int, Any],
+    candidates: list[_Leasable],
+    *,
+    now: datetime,
+    owner: str,
+    seconds: float,
+    limit: int,
+) -> list[_Leasable]:
+    """Lease the first `limit` candidates whose lease is free, as the SQL claim does."""
+    free = [r for r in candidates if r.lease_until is None or r.lease_until < now][:limit]
+    claimed = []
+    for row in free:
+        leased = replace(
+            row,
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=seconds),
+            attempts=row.attempts + 1,
+        )
+        table[row.id] = leased
+        claimed.append(leased)
+    return claimed
 
 
 class FakeStore:
@@ -280,19 +307,8 @@ class FakeOutbox(_Repo):
             for o in sorted(self.t.outbox.values(), key=lambda o: o.id or 0)
             if o.status is OutboxStatus.PENDING
             and (o.next_attempt_at is None or o.next_attempt_at <= now)
-            and (o.lease_until is None or o.lease_until < now)
-        ][:limit]
-        claimed = []
-        for o in due:
-            leased = replace(
-                o,
-                lease_owner=owner,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=o.attempts + 1,
-            )
-            self.t.outbox[o.id] = leased  # type: ignore[index]
-            claimed.append(leased)
-        return claimed
+        ]
+        return _lease(self.t.outbox, due, now=now, owner=owner, seconds=lease_seconds, limit=limit)
 
     def count_automatic_since(self, recipient: str, since: datetime) -> int:
         return sum(
@@ -439,21 +455,9 @@ class FakeActions(_Repo):
         due = [
             a
             for a in sorted(self.t.actions.values(), key=lambda a: a.due_at)
-            if a.status is ActionStatus.PENDING
-            and a.due_at <= now
-            and (a.lease_until is None or a.lease_until < now)
-        ][:limit]
-        claimed = []
-        for a in due:
-            leased = replace(
-                a,
-                lease_owner=owner,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=a.attempts + 1,
-            )
-            self.t.actions[a.id] = leased  # type: ignore[index]
-            claimed.append(leased)
-        return claimed
+            if a.status is ActionStatus.PENDING and a.due_at <= now
+        ]
+        return _lease(self.t.actions, due, now=now, owner=owner, seconds=lease_seconds, limit=limit)
 
     def complete(self, action_id: int, *, owner: str) -> bool:
         a = self.t.actions.get(action_id)
