@@ -36,9 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.bootstrap import bootstrap, start_slack
+from bot.bootstrap import bootstrap, start_mailbox_watcher, start_slack
 from bot.settings import load_settings
-from channels.email.imap import MailboxConfig, make_receiver, watch_mailbox
+from channels.email.imap import MailboxConfig
 from tests.integration.channels.slack.conftest import AGENTS, make_standin, write_config
 from tests.servers.dovecot import Dovecot
 
@@ -94,18 +94,7 @@ def main() -> int:
         timeout_seconds=5,
         idle=True,
     )
-    watcher = threading.Thread(
-        target=watch_mailbox,
-        args=(mailbox,),
-        kwargs={
-            "new_uow": services.new_uow,
-            "receive": make_receiver(parse=services.parse_email, intake=services.receive),
-            "clock": services.clock,
-            "stop": stop,
-        },
-        name="imap-support",
-    )
-    watcher.start()
+    watcher = start_mailbox_watcher(services, mailbox, stop=stop)
     try:
         time.sleep(1.0)  # let the watcher log in and enter IDLE
         appended: dict[str, float] = {}

@@ -22,6 +22,7 @@ from bot.rendering import JinjaRenderer
 from bot.scheduler import Kicker
 from bot.settings import Settings, resolve_thread_secret
 from channels.email.compose import compose_reply
+from channels.email.imap_config import MailboxConfig
 from channels.email.parse import parse_email
 from channels.email.smtp import SmtpTransport
 from channels.slack.alerts import Alerter
@@ -437,6 +438,28 @@ class SlackRuntime:
             self.connection.stop()
         finally:
             self.executor.shutdown(wait=True)
+
+
+def start_mailbox_watcher(
+    services: Services, config: MailboxConfig, *, stop: threading.Event, owner: str | None = None
+) -> threading.Thread:
+    """Read one mailbox in its own thread until `stop` is set, as `supportbot run` does."""
+    from channels.email.imap import make_receiver, watch_mailbox
+
+    watcher = threading.Thread(
+        target=watch_mailbox,
+        args=(config,),
+        kwargs={
+            "new_uow": services.new_uow,
+            "receive": make_receiver(parse=services.parse_email, intake=services.receive),
+            "clock": services.clock,
+            "stop": stop,
+            "owner": owner,
+        },
+        name=f"mailbox-{config.name}",
+    )
+    watcher.start()
+    return watcher
 
 
 def start_slack(services: Services) -> SlackRuntime:

@@ -612,9 +612,8 @@ def digest(
 @app.command()
 def run() -> None:
     """Start every configured channel and the scheduler; stop with Ctrl-C."""
-    from bot.bootstrap import start_slack
+    from bot.bootstrap import start_mailbox_watcher, start_slack
     from bot.scheduler import instance_name, start_ticker
-    from channels.email.imap import make_receiver, watch_mailbox
 
     services = state.services()
     services.warm_up_drafting()  # the model SDK's import, before the first ticket waits on it
@@ -625,25 +624,11 @@ def run() -> None:
     scheduler = start_ticker(services, handlers=services.handlers)
     slack = start_slack(services) if services.slack is not None else None
     web = _start_web(services) if settings.web.enabled else None
-    receive = make_receiver(parse=services.parse_email, intake=services.receive)
     owner = instance_name()  # holds the mailbox leases, as it holds scheduled actions
     watchers = [
-        threading.Thread(
-            target=watch_mailbox,
-            args=(config,),
-            kwargs={
-                "new_uow": services.new_uow,
-                "receive": receive,
-                "clock": services.clock,
-                "stop": stop,
-                "owner": owner,
-            },
-            name=f"mailbox-{config.name}",
-        )
+        start_mailbox_watcher(services, config, stop=stop, owner=owner)
         for config in settings.mailboxes
     ]
-    for watcher in watchers:
-        watcher.start()
     err.print(f"database: {_redact_url(settings.database.url)}", markup=False)
     err.print("drafting: offline templates (no LLM configured)", markup=False)
     err.print("scheduler: running (UTC ticker)", markup=False)

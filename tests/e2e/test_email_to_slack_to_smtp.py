@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import bootstrap, start_slack
+from bot.bootstrap import bootstrap, start_mailbox_watcher, start_slack
 from bot.scheduler import tick
 from bot.settings import load_settings
-from channels.email.imap import MailboxConfig, make_receiver, watch_mailbox
+from channels.email.imap import MailboxConfig
 from core.model import DraftStatus, PostKind
 from tests.integration.channels.slack.conftest import (
     AGENT,
@@ -84,18 +84,7 @@ def test_mail_to_card_to_approved_reply_at_the_smtp_server(
                 password=dovecot.password,
                 timeout_seconds=5,
             )
-            watcher = threading.Thread(
-                target=watch_mailbox,
-                args=(mailbox,),
-                kwargs={
-                    "new_uow": services.new_uow,
-                    "receive": make_receiver(parse=services.parse_email, intake=services.receive),
-                    "clock": services.clock,
-                    "stop": stop,
-                },
-                name="imap-support",
-            )
-            watcher.start()
+            watcher = start_mailbox_watcher(services, mailbox, stop=stop)
             try:
                 bot = Bot(services, runtime, slack)
                 dovecot.append(_mail())
