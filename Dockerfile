@@ -13,7 +13,7 @@ COPY channels ./channels
 COPY core ./core
 COPY templates ./templates
 COPY kb ./kb
-RUN pip install ".[postgres,web,llm]" \
+RUN pip install ".[postgres,web,llm,ml]" \
     && useradd --system --uid 10001 --home-dir /data --create-home supportbot
 
 USER supportbot

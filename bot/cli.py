@@ -25,12 +25,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bot import training
 from bot.bootstrap import Services, bootstrap
 from bot.settings import Settings, load_settings
 from channels.email.files import list_mail_sources
 from core.approval import Decided, Outcome, approve, reject
 from core.drafting.knowledge import index_markdown, list_markdown
-from core.errors import NotFound, SupportbotError
+from core.errors import InvalidInput, NotFound, SupportbotError
+from core.learning.crossval import cross_validate
+from core.learning.targets import Target
 from core.model import (
     Conversation,
     Disposition,
@@ -147,6 +150,7 @@ def triage(
     result = run_triage(
         TriageInput(subject=subject, text=text, created_at=now, tier=tier or _tier_of(sender)),
         policy=settings.triage,
+        models=training.load_triage_models(settings),
     )
     data = {
         "category": result.category,
@@ -494,7 +498,9 @@ def poll(
     services = state.services()
     if not services.settings.mailboxes:
         raise SupportbotError("no mailbox is configured: add a [[mailboxes]] section")
-    receive = make_receiver(parse=services.parse_email, intake=services.receive)
+    receive = make_receiver(
+        parse=services.parse_email, intake=services.receive, intake_many=services.receive_many
+    )
     counts: Counter[Disposition] = Counter()
     failed = []
     for config in services.settings.mailboxes:
@@ -636,7 +642,7 @@ def run() -> None:
         if slack is not None and line.startswith("slack:"):
             line = slack.connection.describe()
         if web is not None and line.startswith("web:"):
-            line = f"web: REST API on {web.url} (OpenAPI at {web.url}/docs)"
+            line = f"web: REST API on {web.url} (OpenAPI at /docs, dashboard at /dashboard)"
         err.print(line, markup=False)
     err.print("supportbot is running; press Ctrl-C to stop.", markup=False)
     stop.wait()
@@ -670,7 +676,8 @@ def _require_web_extra() -> None:
     """The REST API is an optional extra; say how to get it instead of a traceback."""
     import importlib.util
 
-    missing = [m for m in ("fastapi", "uvicorn", "argon2") if importlib.util.find_spec(m) is None]
+    wanted = ("fastapi", "uvicorn", "argon2", "itsdangerous")
+    missing = [m for m in wanted if importlib.util.find_spec(m) is None]
     if missing:
         raise SupportbotError(
             f"the REST API needs the [web] extra ({', '.join(missing)} missing): "
@@ -699,7 +706,8 @@ def web() -> None:
 
     services = state.services()
     settings = services.settings.web
-    err.print(f"web: REST API on http://{settings.host}:{settings.port} (docs at /docs)")
+    url = f"http://{settings.host}:{settings.port}"
+    err.print(f"web: REST API on {url} (docs at /docs, dashboard at {url}/dashboard)")
     try:
         serve(create_app(services), host=settings.host, port=settings.port)
     finally:
@@ -817,6 +825,129 @@ def kb_index(
         _print_json(summary)
     else:
         out.print(", ".join(f"{key}: {n}" for key, n in summary.items()))
+
+
+_TextCol = Annotated[str, typer.Option("--text-col", help="Column holding the message text.")]
+_LabelCol = Annotated[str, typer.Option("--label-col", help="Column holding the gold label.")]
+_TargetOpt = Annotated[Target, typer.Option(help="What the labels are.")]
+_Rename = Annotated[
+    list[str] | None,
+    typer.Option(help="OLD=NEW: read label OLD as NEW (repeatable), to align two taxonomies."),
+]
+
+
+@app.command()
+def train(
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Labelled CSV (UTF-8, with a header row).")
+    ] = None,
+    text_col: _TextCol = "text",
+    label_col: _LabelCol = "label",
+    target: _TargetOpt = Target.CATEGORY,
+    rename: _Rename = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Where to write it (default: [learning] models_dir/TARGET.model)."),
+    ] = None,
+    from_db: Annotated[
+        bool, typer.Option("--from-db", help="Learn from tickets whose label an agent set.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Fit an offline model (CPU only) that triage uses for TARGET from its next start."""
+    if (csv_file is None) == (not from_db):
+        raise InvalidInput("give either --csv FILE or --from-db")
+    settings = state.settings()
+    if csv_file is not None:
+        data = training.read_csv(
+            csv_file, text_col=text_col, label_col=label_col, target=target, rename=rename or ()
+        )
+    else:
+        services = state.services()
+        try:
+            data = training.read_history(services.new_uow, target)
+        finally:
+            services.close()
+    path = model or training.model_path(settings, target)
+    with err.status(f"training on {len(data.texts)} rows…", spinner="dots"):
+        result = training.train_and_save(data, target=target, path=path)
+    summary = {
+        "model": str(result.path),
+        "target": target.value,
+        "rows": result.rows,
+        "labels": result.labels,
+        "skipped_rows": data.skipped,
+        "seconds": result.seconds,
+    }
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(
+            f"trained {target.value} on {result.rows} rows, {result.labels} labels, in "
+            f"{result.seconds} s → {result.path}"
+            + (f" ({data.skipped} rows without text or label skipped)" if data.skipped else "")
+        )
+
+
+@app.command("eval")
+def evaluate(
+    csv_file: Annotated[Path, typer.Option("--csv", help="Labelled CSV to measure on.")],
+    text_col: _TextCol = "text",
+    label_col: _LabelCol = "label",
+    target: _TargetOpt = Target.CATEGORY,
+    rename: _Rename = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="A model file, 'rules', or 'vader' (sentiment); default: what triage uses now."
+        ),
+    ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            help="Cross-validate: train K models on the CSV itself, each scored on "
+            "the rows it did not see."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One object: n, accuracy, macro_f1, per_class.")
+    ] = False,
+) -> None:
+    """Accuracy, macro-F1 and per-class figures of a model, the rules or VADER on a CSV."""
+    data = training.read_csv(
+        csv_file, text_col=text_col, label_col=label_col, target=target, rename=rename or ()
+    )
+    if folds is not None:
+        if model is not None:
+            raise InvalidInput("--folds trains its own models; leave out --model")
+        with _progress(folds, enabled=err.is_terminal, label="folds") as advance:
+            crossed = cross_validate(
+                data.texts, data.labels, target=target, folds=folds, progress=lambda _: advance()
+            )
+        report, name = crossed.report, f"{folds}-fold cross-validation"
+        detail = ", ".join(f"{a:.4f}" for a in crossed.fold_accuracies)
+        err.print(f"fold accuracies: {detail}", highlight=False)
+    else:
+        name, predictor = training.predictor_for(state.settings(), target, model)
+        report = training.evaluate(predictor, data)
+    if as_json:
+        _print_json(report.as_json())
+        return
+    out.print(
+        f"{name} on {csv_file}: n {report.n}, accuracy {report.accuracy:.4f}, "
+        f"macro-F1 {report.macro_f1:.4f}",
+        highlight=False,
+    )
+    table = Table("label", "precision", "recall", "f1", "support")
+    for label, figures in report.per_class.items():
+        table.add_row(
+            label,
+            f"{figures.precision:.3f}",
+            f"{figures.recall:.3f}",
+            f"{figures.f1:.3f}",
+            str(figures.support),
+        )
+    out.print(table)
 
 
 def main() -> None:

@@ -25,3 +25,7 @@ class JinjaRenderer:
 
     def render(self, names: Sequence[str], context: Mapping[str, object]) -> str:
         return self._env.select_template(list(names)).render(**context)
+
+    def select(self, names: Sequence[str]) -> str:
+        name: str = self._env.select_template(list(names)).name or names[0]
+        return name

@@ -104,6 +104,13 @@ class KbSettings(_Section):
     top_k: int = Field(default=3, ge=0, le=20)  # 0: drafts without a knowledge base
 
 
+class LearningSettings(_Section):
+    """Where `supportbot train` stores models and triage finds them: `<models_dir>/<target>.model`
+    for category, priority and sentiment; a target without a file stays with the rules."""
+
+    models_dir: Path = Path("models")
+
+
 class WebSettings(_Section):
     """The REST API (channels/web): `supportbot web` serves it; `supportbot run` too, when
     enabled. Binds to localhost by default: put a TLS-terminating proxy in front."""
@@ -111,6 +118,16 @@ class WebSettings(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # Webhooks (channels/web/webhooks.py): each is off (404) until its secret is set.
+    zendesk_webhook_secret: SecretStr = Field(default=SecretStr(""), repr=False)
+    intercom_client_secret: SecretStr = Field(default=SecretStr(""), repr=False)
+    # Dashboard (channels/web/dashboard.py) sessions and sign-in.
+    session_secret: SecretStr = Field(default=SecretStr(""), repr=False)  # empty: derived
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    cookie_secure: bool = False  # true behind HTTPS: the browser then sends it only there
+    login_failures_per_login: int = Field(default=5, ge=1)
+    login_failures_per_ip: int = Field(default=20, ge=1)
+    login_window_seconds: float = Field(default=900.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -130,6 +147,7 @@ class Settings(BaseSettings):
     escalation: EscalationSettings = EscalationSettings()
     llm: LlmSettings = LlmSettings()
     kb: KbSettings = KbSettings()
+    learning: LearningSettings = LearningSettings()
     web: WebSettings = WebSettings()
     triage: TriagePolicy = TriagePolicy()
     acknowledge: AckPolicy = AckPolicy()

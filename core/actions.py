@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[ScheduledAction], None]
 
 
+CLAIM_BATCH = 10  # rows leased at a time, see `sweep`
+
+
 def sweep(
     uow: UnitOfWork,
     *,
@@ -26,18 +29,50 @@ def sweep(
     lease_seconds: float,
     limit: int = 100,
 ) -> int:
-    """Run every due action this owner can lease; returns how many completed.
+    """Run due actions this owner can lease, up to `limit`; returns how many completed.
+
+    Rows are leased a few at a time (`CLAIM_BATCH`), so a lease covers the actions about to
+    run rather than a long queue behind them: queued rows would wait under a lease other
+    instances must respect, and one that runs out before its row's turn makes that row a
+    rerun, which for a Slack post means looking in Slack first (`channels.slack.presenter`).
 
     A handler that fails leaves its row pending: the lease expires and a later sweep (here or
-    on another instance) retries it, late rather than never.
+    on another instance) retries it, late rather than never. So do the rows left when the
+    lease runs out before their turn.
     """
-    with uow:
-        claimed = uow.actions.claim_due(
-            now=clock.now(), owner=owner, lease_seconds=lease_seconds, limit=limit
-        )
-        uow.commit()
+    done = 0
+    claimed_so_far = 0
+    while claimed_so_far < limit:
+        with uow:
+            claimed = uow.actions.claim_due(
+                now=clock.now(),
+                owner=owner,
+                lease_seconds=lease_seconds,
+                limit=min(CLAIM_BATCH, limit - claimed_so_far),
+            )
+            uow.commit()
+        if not claimed:
+            break
+        claimed_so_far += len(claimed)
+        done += _run_claimed(uow, claimed, handlers=handlers, owner=owner, clock=clock)
+    return done
+
+
+def _run_claimed(
+    uow: UnitOfWork,
+    claimed: list[ScheduledAction],
+    *,
+    handlers: Mapping[str, Handler],
+    owner: str,
+    clock: Clock,
+) -> int:
     done = 0
     for action in claimed:
+        if action.lease_until is not None and clock.now() >= action.lease_until:
+            # Earlier actions took longer than the lease: another instance may run this one
+            # now, and two runs of a Slack post would post twice (as `core.outbox` does).
+            log.warning("lease ran out before its turn; leaving the action")
+            break
         handler = handlers.get(action.kind)
         if handler is None:
             log.warning("no handler for scheduled action kind %r", action.kind)

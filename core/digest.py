@@ -1,9 +1,11 @@
 """The managers' digest: figures for a period, and when each manager's digest is due.
 
-Figures are pure arithmetic over two report queries (`uow.reports`) plus the quarantine and
-mailbox states. Scheduling is ours, not APScheduler's (DESIGN §6): for each manager the ticker
-enqueues `digest:<user>:<local date>` at the local send time, computed in the manager's zone
-and stored in UTC, so DST moves nothing and a stopped process sends late, once, on restart.
+Figures come from report queries (`uow.reports`) that aggregate in the database, plus the
+quarantine and mailbox states; `summarize` and `history_from` compute the same in Python from
+the tickets, as the reference the SQL is tested against. Scheduling is ours, not
+APScheduler's (DESIGN §6): for each manager the ticker enqueues `digest:<user>:<local date>`
+at the local send time, computed in the manager's zone and stored in UTC, so DST moves
+nothing and a stopped process sends late, once, on restart.
 """
 
 from __future__ import annotations
@@ -17,7 +19,17 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.chart import DayPoint, draw_history
-from core.model import Priority, QuarantineStatus, ScheduledAction, Ticket, TicketStatus
+from core.model import Breach as Breach  # re-exported: part of the digest's figures
+from core.model import (
+    DayCounts,
+    PeriodQuery,
+    PeriodReport,
+    Priority,
+    QuarantineStatus,
+    ScheduledAction,
+    Ticket,
+    TicketStatus,
+)
 from core.ports import Clock, Renderer, UnitOfWork
 from core.triage.sla import _first_instant_showing as first_instant_showing
 
@@ -120,15 +132,6 @@ def delay_note(manager: Manager, *, scheduled: datetime, sent: datetime) -> str 
 
 
 @dataclass(frozen=True)
-class Breach:
-    ref: str
-    subject: str
-    clock: str  # "first response" or "resolution"
-    due: datetime
-    at: datetime | None  # when answered/resolved; None: still open and overdue
-
-
-@dataclass(frozen=True)
 class DigestFigures:
     start: datetime
     end: datetime
@@ -162,18 +165,43 @@ class DigestFigures:
         return self.drafts_approved + self.drafts_edited + self.drafts_rejected
 
 
-def compute_figures(uow: UnitOfWork, *, start: datetime, end: datetime) -> DigestFigures:
-    """The period [start, end): run inside an open unit of work."""
-    tickets = uow.reports.tickets_alive(start, end)
+PERCENTILES = (0.5, 0.9)  # median and p90 of response and resolution times
+TOP_CATEGORIES = 5
+UNHAPPY_SENTIMENT = 4  # open tickets at least this unhappy (1–5) are listed …
+UNHAPPY_LIMIT = 5  # … at most this many
+_OLDEST = "> 7 d"  # the age bucket past the last limit
+
+
+def period_query(start: datetime, end: datetime, *, details: bool = True) -> PeriodQuery:
+    """The digest's questions about [start, end)."""
+    return PeriodQuery(
+        start=start,
+        end=end,
+        open_statuses=_OPEN,
+        age_limits=tuple(limit for limit, _ in AGE_BUCKETS),
+        shares=PERCENTILES,
+        top_categories=TOP_CATEGORIES,
+        unhappy_sentiment=UNHAPPY_SENTIMENT,
+        unhappy_limit=UNHAPPY_LIMIT,
+        details=details,
+    )
+
+
+def compute_figures(
+    uow: UnitOfWork, *, start: datetime, end: datetime, details: bool = True
+) -> DigestFigures:
+    """The period [start, end): run inside an open unit of work. The database aggregates
+    (`Reports.period`): loading the period's tickets took seconds at a million tickets.
+    Without `details` the figures list no breaches and no unhappy tickets, for callers that
+    show counts only: a month of a big store has thousands of breaches."""
+    report = uow.reports.period(period_query(start, end, details=details))
     decisions = uow.reports.decision_counts(start, end)
     held = len(uow.quarantine.list(status=QuarantineStatus.HELD))
     mailboxes = tuple(
         (m.name, "ok" if not m.last_error and not m.auth_failures else (m.last_error or "failing"))
         for m in uow.mailboxes.list()
     )
-    return figures_from(
-        tickets, decisions, start=start, end=end, quarantined=held, mailboxes=mailboxes
-    )
+    return _figures(report, decisions, start=start, end=end, quarantined=held, mailboxes=mailboxes)
 
 
 def figures_from(
@@ -185,6 +213,55 @@ def figures_from(
     quarantined: int = 0,
     mailboxes: tuple[tuple[str, str], ...] = (),
 ) -> DigestFigures:
+    """The same figures from the period's alive tickets, computed here (`summarize`)."""
+    report = summarize(tickets, period_query(start, end))
+    return _figures(
+        report, decisions, start=start, end=end, quarantined=quarantined, mailboxes=mailboxes
+    )
+
+
+def _figures(
+    report: PeriodReport,
+    decisions: dict[str, int],
+    *,
+    start: datetime,
+    end: datetime,
+    quarantined: int,
+    mailboxes: tuple[tuple[str, str], ...],
+) -> DigestFigures:
+    frt_median, frt_p90 = report.first_response_minutes
+    rt_median, rt_p90 = report.resolution_minutes
+    labels = [label for _, label in AGE_BUCKETS] + [_OLDEST]
+    return DigestFigures(
+        start=start,
+        end=end,
+        new=report.new,
+        resolved=report.resolved,
+        open=sum(report.open_by_priority.values()),
+        backlog_by_priority=dict(report.open_by_priority),
+        backlog_by_age=dict(zip(labels, report.open_by_age, strict=True)),
+        first_response_median_min=frt_median,
+        first_response_p90_min=frt_p90,
+        resolution_median_min=rt_median,
+        resolution_p90_min=rt_p90,
+        sla_met=report.sla_met,
+        sla_total=report.sla_total,
+        breaches=report.breaches,
+        drafts_approved=decisions.get("approved", 0),
+        drafts_edited=decisions.get("edited", 0),
+        drafts_rejected=decisions.get("rejected", 0),
+        top_categories=report.top_categories,
+        unhappy=report.unhappy,
+        quarantined=quarantined,
+        mailboxes=mailboxes,
+    )
+
+
+def summarize(tickets: Iterable[Ticket], query: PeriodQuery) -> PeriodReport:
+    """`Reports.period` computed in Python from the alive tickets (`tickets_alive`): the
+    reference the SQL is checked against. Ties keep the order of `tickets`."""
+    start, end = query.start, query.end
+
     def within(at: datetime | None) -> bool:
         return at is not None and start <= at < end
 
@@ -192,15 +269,16 @@ def figures_from(
     new = [t for t in tickets if within(t.created_at)]
     resolved = [t for t in tickets if within(t.resolved_at)]
     still_open = [
-        t for t in tickets if t.status in _OPEN and (t.resolved_at is None or t.resolved_at >= end)
+        t
+        for t in tickets
+        if t.status in query.open_statuses and (t.resolved_at is None or t.resolved_at >= end)
     ]
     by_priority = {p.value: 0 for p in Priority}
-    by_age = {label: 0 for _, label in AGE_BUCKETS} | {"> 7 d": 0}
+    by_age = [0] * (len(query.age_limits) + 1)
     for t in still_open:
         by_priority[t.priority.value] += 1
         age = end - t.created_at
-        label = next((lbl for limit, lbl in AGE_BUCKETS if age < limit), "> 7 d")
-        by_age[label] += 1
+        by_age[next((n for n, limit in enumerate(query.age_limits) if age < limit), -1)] += 1
     responded = [t for t in tickets if within(t.first_responded_at)]
     frt = [_minutes(t.first_responded_at, t.created_at) for t in responded]
     rt = [_minutes(t.resolved_at, t.created_at) for t in resolved]
@@ -223,33 +301,23 @@ def figures_from(
             elif done is None and within(due):  # fell due in the period, still not done
                 total += 1
                 breaches.append(Breach(t.ref, t.subject, clock, due, None))
-    categories = Counter(t.category for t in new).most_common(5)
+    categories = Counter(t.category for t in new).most_common(query.top_categories)
     unhappy = sorted(
-        (t for t in still_open if t.sentiment >= 4),
+        (t for t in still_open if t.sentiment >= query.unhappy_sentiment),
         key=lambda t: (-t.sentiment, t.sentiment_score, t.created_at),
-    )[:5]
-    return DigestFigures(
-        start=start,
-        end=end,
+    )[: query.unhappy_limit]
+    return PeriodReport(
         new=len(new),
         resolved=len(resolved),
-        open=len(still_open),
-        backlog_by_priority=by_priority,
-        backlog_by_age=by_age,
-        first_response_median_min=_percentile(frt, 0.5),
-        first_response_p90_min=_percentile(frt, 0.9),
-        resolution_median_min=_percentile(rt, 0.5),
-        resolution_p90_min=_percentile(rt, 0.9),
+        open_by_priority=by_priority,
+        open_by_age=tuple(by_age),
+        first_response_minutes=tuple(_percentile(frt, share) for share in query.shares),
+        resolution_minutes=tuple(_percentile(rt, share) for share in query.shares),
         sla_met=met,
         sla_total=total,
-        breaches=tuple(sorted(breaches, key=lambda b: b.due)),
-        drafts_approved=decisions.get("approved", 0),
-        drafts_edited=decisions.get("edited", 0),
-        drafts_rejected=decisions.get("rejected", 0),
+        breaches=tuple(sorted(breaches, key=lambda b: b.due)) if query.details else (),
         top_categories=tuple(categories),
-        unhappy=tuple(unhappy),
-        quarantined=quarantined,
-        mailboxes=mailboxes,
+        unhappy=tuple(unhappy) if query.details else (),
     )
 
 
@@ -274,8 +342,25 @@ def daily_history(
 ) -> tuple[DayPoint, ...]:
     """The `days` 24-hour periods before `end`, oldest first: tickets created in each, open
     at its end (as they were then: resolved later counts as open) and SLA breaches in it."""
+    return history_points(history_from(tickets, end=end, days=days, open_statuses=_OPEN), zone)
+
+
+def history_points(counts: Sequence[DayCounts], zone: ZoneInfo) -> tuple[DayPoint, ...]:
+    """The chart's points, each day named by its start's date in the manager's zone."""
+    return tuple(
+        DayPoint(
+            day=c.start.astimezone(zone).date(), new=c.new, backlog=c.backlog, breaches=c.breaches
+        )
+        for c in counts
+    )
+
+
+def history_from(
+    tickets: Iterable[Ticket], *, end: datetime, days: int, open_statuses: Sequence[TicketStatus]
+) -> list[DayCounts]:
+    """`Reports.history` computed in Python from the span's alive tickets: the reference."""
     tickets = list(tickets)
-    points = []
+    counts = []
     for n in range(days, 0, -1):
         start, stop = end - n * timedelta(days=1), end - (n - 1) * timedelta(days=1)
         alive = [
@@ -287,18 +372,13 @@ def daily_history(
             1
             for t in alive
             if (t.resolved_at is not None and t.resolved_at >= stop)
-            or (t.resolved_at is None and t.status in _OPEN)
+            or (t.resolved_at is None and t.status in open_statuses)
         )
-        figures = figures_from(alive, {}, start=start, end=stop)
-        points.append(
-            DayPoint(
-                day=start.astimezone(zone).date(),
-                new=figures.new,
-                backlog=backlog,
-                breaches=len(figures.breaches),
-            )
+        report = summarize(alive, period_query(start, stop))
+        counts.append(
+            DayCounts(start, new=report.new, backlog=backlog, breaches=len(report.breaches))
         )
-    return tuple(points)
+    return counts
 
 
 @dataclass(frozen=True)
@@ -355,7 +435,7 @@ def prepare_digest(
     zone = ZoneInfo(manager.timezone)
     with new_uow as uow:
         figures = compute_figures(uow, start=end - timedelta(days=days), end=end)
-        span = uow.reports.tickets_alive(end - timedelta(days=HISTORY_DAYS), end)
-    history = daily_history(span, end=end, zone=zone)
+        counts = uow.reports.history(end, days=HISTORY_DAYS, open_statuses=_OPEN)
+    history = history_points(counts, zone)
     note = delay_note(manager, scheduled=scheduled, sent=now) if scheduled else None
     return render_digest(figures, manager=manager, renderer=renderer, note=note, history=history)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -21,6 +21,7 @@ from core.model import (
     Customer,
     Direction,
     Disposition,
+    Draft,
     InboundMessage,
     Message,
     QuarantineItem,
@@ -33,6 +34,7 @@ from core.pipeline import TriageInput, TriagePolicy, escalate_priority, run_tria
 from core.ports import Clock, UnitOfWork
 from core.sla_actions import sync_sla_actions
 from core.threading import find_subject_ref, ref_from_message_id
+from core.triage.learned import NO_MODELS, TriageModels
 from core.triage.sla import resume_sla, sla_target_for
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class IntakeContext:
     thread_secret: bytes
     own_addresses: frozenset[str] = frozenset()  # mail from these is our own, looping back
     repeat_window: timedelta = timedelta(days=7)
+    models: TriageModels = NO_MODELS  # trained models, when `supportbot train` made any
 
 
 @dataclass(frozen=True)
@@ -60,16 +63,56 @@ class IntakeResult:
     quarantine_id: int | None = None
     needs_draft: bool = False
     reason: str = ""
+    draft: Draft | None = None  # made in intake's transaction, when a `DraftStep` was given
 
 
-def handle_inbound(uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext) -> IntakeResult:
+DraftStep = Callable[[UnitOfWork, int], Draft]
+"""Writes a draft for a ticket (by id) in the open transaction of the unit of work, without
+committing, so that intake commits a message and its draft together. Only for drafting that
+answers at once (the offline templates): it runs while intake holds the write lock."""
+
+
+def handle_inbound(
+    uow: UnitOfWork,
+    msg: InboundMessage,
+    *,
+    ctx: IntakeContext,
+    draft: DraftStep | None = None,
+) -> IntakeResult:
     """Store and route one message; idempotent on the message's source id or content hash.
 
-    Any failure while deciding rolls back and quarantines the message in a fresh
-    transaction. Only if even that fails does the error propagate, so the channel does not
-    acknowledge the message and will deliver it again.
+    Any failure while deciding rolls back; the decision is tried once more (a race with
+    another writer is then settled), and if that fails too the message is quarantined in a
+    fresh transaction. Only if even that fails does the error propagate, so the channel does
+    not acknowledge the message and will deliver it again. With `draft`, a message a person
+    must answer gets its draft in the same transaction; a drafting failure is logged and
+    costs the draft only, never the message.
     """
-    return _handle(uow, msg, ctx=ctx, retry_of=None)
+    return _handle(uow, msg, ctx=ctx, retry_of=None, draft=draft)
+
+
+def handle_batch(
+    uow: UnitOfWork,
+    messages: Iterable[InboundMessage],
+    *,
+    ctx: IntakeContext,
+    draft: DraftStep | None = None,
+) -> list[IntakeResult]:
+    """`handle_inbound` for several messages in one transaction, committed once at the end.
+
+    Each message is decided in its own savepoint, so one that fails is undone alone, tried
+    once more and, failing again, quarantined, as `handle_inbound` does. A mailbox poller
+    hands over a fetch group this way: a commit per message (and its connection, BEGIN and
+    write of the touched index pages) cost more than a message's SQL. `messages` is read one
+    at a time, so a lazy iterable keeps one parsed message in memory. Returning means every
+    message is committed; raising means none is, so the channel acknowledges none of them.
+    """
+    results: list[IntakeResult] = []
+    with uow:
+        for msg in messages:
+            results.append(_handle_in_savepoint(uow, msg, ctx=ctx, draft=draft))
+        uow.commit()
+    return results
 
 
 def retry_quarantined(
@@ -78,41 +121,112 @@ def retry_quarantined(
     *,
     parse: Callable[[QuarantineItem], InboundMessage],
     ctx: IntakeContext,
+    draft: DraftStep | None = None,
 ) -> IntakeResult:
     """Run a quarantined message through intake again (after a fix or a config change)."""
     with uow:
         item = uow.quarantine.get(item_id)
     if item is None:
         raise NotFound(f"no quarantined item {item_id}")
-    return _handle(uow, parse(item), ctx=ctx, retry_of=item)
+    return _handle(uow, parse(item), ctx=ctx, retry_of=item, draft=draft)
 
 
 def _handle(
-    uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext, retry_of: QuarantineItem | None
+    uow: UnitOfWork,
+    msg: InboundMessage,
+    *,
+    ctx: IntakeContext,
+    retry_of: QuarantineItem | None,
+    draft: DraftStep | None = None,
 ) -> IntakeResult:
     try:
-        with uow:
-            result = _decide(uow, msg, ctx=ctx, retry_of=retry_of)
-            is_resolved = result.disposition is not Disposition.QUARANTINED
-            if retry_of is not None and retry_of.id is not None and is_resolved:
-                uow.quarantine.set_status(retry_of.id, QuarantineStatus.REPROCESSED)
-            uow.commit()
-            return result
+        return _decide_and_commit(uow, msg, ctx=ctx, retry_of=retry_of, draft=draft)
+    except Exception as exc:
+        # A lost race, most likely: another instance (while a mailbox lease changes hands) or
+        # thread stored this message, or this sender as a customer, between our read and our
+        # insert, and a unique constraint refused ours. Once more, in a fresh transaction,
+        # sees theirs (a duplicate, a known customer); a real failure fails again.
+        log.debug("intake attempt failed, trying once more: %s", type(exc).__name__)
+    try:
+        return _decide_and_commit(uow, msg, ctx=ctx, retry_of=retry_of, draft=draft)
     except Exception as exc:  # the shunt: nothing is dropped, whatever went wrong
-        reason = f"processing failed: {type(exc).__name__}: {exc}"
-        # One line per failure; the traceback only at DEBUG, so a batch stays readable.
-        log.error(
-            "intake failed, message quarantined: %s",
-            reason,
-            exc_info=log.isEnabledFor(logging.DEBUG),
-            extra={"source_id": msg.dedupe_key},
-        )
+        reason = _report_failure(exc, msg)
         if retry_of is not None and retry_of.id is not None:
             return IntakeResult(Disposition.QUARANTINED, quarantine_id=retry_of.id, reason=reason)
         with uow:
             result = _quarantine(uow, msg, reason=reason, ctx=ctx)
             uow.commit()
             return result
+
+
+def _handle_in_savepoint(
+    uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext, draft: DraftStep | None
+) -> IntakeResult:
+    """`_handle`'s two tries and its shunt, each in a savepoint of the caller's transaction
+    (see `_handle` for why a second try). Only if even the quarantine fails does it raise."""
+    try:
+        with uow.savepoint():
+            return _decide_with_draft(uow, msg, ctx=ctx, retry_of=None, draft=draft)
+    except Exception as exc:
+        log.debug("intake attempt failed, trying once more: %s", type(exc).__name__)
+    try:
+        with uow.savepoint():
+            return _decide_with_draft(uow, msg, ctx=ctx, retry_of=None, draft=draft)
+    except Exception as exc:  # the shunt: nothing is dropped, whatever went wrong
+        reason = _report_failure(exc, msg)
+    with uow.savepoint():
+        return _quarantine(uow, msg, reason=reason, ctx=ctx)
+
+
+def _report_failure(exc: Exception, msg: InboundMessage) -> str:
+    """Log a message's processing failure; the reason it is quarantined with."""
+    reason = f"processing failed: {type(exc).__name__}: {exc}"
+    # One line per failure; the traceback only at DEBUG, so a batch stays readable.
+    log.error(
+        "intake failed, message quarantined: %s",
+        reason,
+        exc_info=log.isEnabledFor(logging.DEBUG),
+        extra={"source_id": msg.dedupe_key},
+    )
+    return reason
+
+
+def _decide_and_commit(
+    uow: UnitOfWork,
+    msg: InboundMessage,
+    *,
+    ctx: IntakeContext,
+    retry_of: QuarantineItem | None,
+    draft: DraftStep | None = None,
+) -> IntakeResult:
+    with uow:
+        result = _decide_with_draft(uow, msg, ctx=ctx, retry_of=retry_of, draft=draft)
+        is_resolved = result.disposition is not Disposition.QUARANTINED
+        if retry_of is not None and retry_of.id is not None and is_resolved:
+            uow.quarantine.set_status(retry_of.id, QuarantineStatus.REPROCESSED)
+        uow.commit()
+        return result
+
+
+def _decide_with_draft(
+    uow: UnitOfWork,
+    msg: InboundMessage,
+    *,
+    ctx: IntakeContext,
+    retry_of: QuarantineItem | None,
+    draft: DraftStep | None,
+) -> IntakeResult:
+    """`_decide`, then the draft when one is wanted and `draft` makes it here."""
+    result = _decide(uow, msg, ctx=ctx, retry_of=retry_of)
+    if draft is None or not result.needs_draft or result.ticket_id is None:
+        return result
+    try:
+        with uow.savepoint():  # a failed draft is undone on its own: the message stays
+            made = draft(uow, result.ticket_id)
+    except Exception:
+        log.exception("drafting failed", extra={"ticket_id": result.ticket_id})
+        return result
+    return replace(result, draft=made)
 
 
 def _decide(
@@ -127,6 +241,7 @@ def _decide(
             ticket_id=stored.ticket_id,
             ticket_ref=ticket.ref if ticket else None,
             message_id=stored.id,
+            needs_draft=_awaits_draft(uow, stored),
         )
     if retry_of is None and (held := uow.quarantine.get_by_source_id(key)) is not None:
         return IntakeResult(Disposition.DUPLICATE, quarantine_id=held.id, reason=held.reason)
@@ -142,10 +257,20 @@ def _decide(
     if not msg.sender_email:
         return _quarantine(uow, msg, reason="no usable sender address", ctx=ctx, retry_of=retry_of)
 
-    customer = _get_or_add_customer(uow, msg)
+    customer, is_new_customer = _get_or_add_customer(uow, msg)
     if ticket is not None:
         return _add_followup(uow, msg, ticket, customer, ctx=ctx)
-    return _open_ticket(uow, msg, customer, ctx=ctx)
+    return _open_ticket(uow, msg, customer, ctx=ctx, is_new_customer=is_new_customer)
+
+
+def _awaits_draft(uow: UnitOfWork, stored: Message) -> bool:
+    """Whether a customer's message has had no draft since it was stored: the process that
+    stored it died before drafting (a crash, a SIGKILL), and its source delivers it again
+    because the cursor had not moved past it. This delivery then makes the draft."""
+    if stored.direction is not Direction.INBOUND or stored.automatic is not None:
+        return False
+    latest = uow.drafts.latest_for_ticket(stored.ticket_id)
+    return latest is None or latest.created_at < stored.created_at
 
 
 def _find_thread(uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext) -> Ticket | None:
@@ -172,15 +297,16 @@ def _find_thread(uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext) ->
     return None
 
 
-def _get_or_add_customer(uow: UnitOfWork, msg: InboundMessage) -> Customer:
+def _get_or_add_customer(uow: UnitOfWork, msg: InboundMessage) -> tuple[Customer, bool]:
+    """The sender as a customer, and whether they were added just now."""
     email = msg.sender_email.lower()
     customer = uow.customers.get_by_email(email)
     if customer is None:
-        return uow.customers.add(Customer(email=email, name=msg.sender_name))
+        return uow.customers.add(Customer(email=email, name=msg.sender_name)), True
     if not customer.name and msg.sender_name:
         customer = replace(customer, name=msg.sender_name)
         uow.customers.save(customer)
-    return customer
+    return customer, False
 
 
 def _store_message(
@@ -205,11 +331,20 @@ def _store_message(
 
 
 def _open_ticket(
-    uow: UnitOfWork, msg: InboundMessage, customer: Customer, *, ctx: IntakeContext
+    uow: UnitOfWork,
+    msg: InboundMessage,
+    customer: Customer,
+    *,
+    ctx: IntakeContext,
+    is_new_customer: bool = False,
 ) -> IntakeResult:
     assert customer.id is not None
     now = ctx.clock.now()
-    repeats = uow.tickets.count_for_customer_since(customer.id, now - ctx.repeat_window)
+    repeats = (  # a customer added just now has no earlier tickets to count
+        0
+        if is_new_customer
+        else uow.tickets.count_for_customer_since(customer.id, now - ctx.repeat_window)
+    )
     triage = run_triage(
         TriageInput(
             subject=msg.subject,
@@ -219,6 +354,7 @@ def _open_ticket(
             repeat_contacts=repeats,
         ),
         policy=ctx.policy,
+        models=ctx.models,
     )
     ticket = uow.tickets.add(
         Ticket(
@@ -241,7 +377,7 @@ def _open_ticket(
     )
     assert ticket.id is not None
     stored = _store_message(uow, msg, ticket.id)
-    sync_sla_actions(uow, ticket, policy=ctx.policy.sla)
+    sync_sla_actions(uow, ticket, policy=ctx.policy.sla, tier=customer.tier, is_new=True)
     _audit(
         uow,
         "ticket.created",
@@ -272,6 +408,7 @@ def _add_followup(
             tier=customer.tier,
         ),
         policy=ctx.policy,
+        models=ctx.models,
     )
     updated = replace(
         _reopen(ticket, now=now, ctx=ctx, tier=customer.tier),
@@ -289,7 +426,9 @@ def _add_followup(
             resolution_due=_earliest(updated.resolution_due, triage.sla.resolution_due),
         )
     uow.tickets.save(updated)
-    sync_sla_actions(uow, updated, policy=ctx.policy.sla)
+    # The SLA follows the tier of the ticket's customer, who need not be this sender (a Cc).
+    tier = customer.tier if customer.id == ticket.customer_id else None
+    sync_sla_actions(uow, updated, policy=ctx.policy.sla, tier=tier)
     _audit(uow, "ticket.followup", ticket.id, ctx=ctx, detail={"message_id": stored.id})
     return IntakeResult(
         Disposition.FOLLOWUP,

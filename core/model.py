@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -429,9 +429,83 @@ class TicketQuery:
     descending: bool = True
     limit: int = 50
     offset: int = 0
+    # Counting every match of a broad filter reads every matching row (the whole table for
+    # no filter), however small the page: beyond this many the total is a lower bound. The
+    # cost of counting this far grows as matches thin out (a text search for a word in one
+    # subject in thirty reads 15,000 subjects to count 500).
+    count_limit: int = 500
 
 
 @dataclass(frozen=True)
 class TicketPage:
     tickets: tuple[Ticket, ...]
-    total: int  # matching tickets, whatever the page
+    # Matching tickets, whatever the page. Not exact when more than the query's count limit
+    # match: then more than `total` match, and `total` is at least the end of this page.
+    total: int
+    total_exact: bool = True
+
+
+@dataclass(frozen=True)
+class Breach:
+    """An SLA clock that ran out: answered or resolved late, or not at all yet."""
+
+    ref: str
+    subject: str
+    clock: str  # "first response" or "resolution"
+    due: datetime
+    at: datetime | None  # when answered/resolved; None: still open and overdue
+
+
+@dataclass(frozen=True)
+class PeriodQuery:
+    """What the digest asks of the tickets alive in [start, end) (`Reports.period`).
+
+    Alive: created before `end` and not resolved before `start`. Of those, *new* were created
+    in the period, *resolved* resolved in it, and *open* have a status in `open_statuses` and
+    were not resolved before `end`; open tickets are counted by priority and by age at `end`
+    (below each of the ascending `age_limits`, then the rest). Response and resolution times
+    (minutes from creation, of the answers and resolutions in the period) are summarised by
+    nearest-rank percentiles: the value at rank ⌈share·n⌉ of the n sorted times. An SLA
+    clock (first response, resolution) with a due time counts when it was done in the period
+    (met if by its due time, else a breach) or, not done, fell due in it (a breach).
+    """
+
+    start: datetime
+    end: datetime
+    open_statuses: tuple[TicketStatus, ...]
+    age_limits: tuple[timedelta, ...]
+    shares: tuple[float, ...]
+    top_categories: int  # the most frequent categories of new tickets, ties by first ticket
+    unhappy_sentiment: int  # open tickets at least this unhappy …
+    unhappy_limit: int  # … this many of them, the unhappiest first
+    # Without details, no breaches and no unhappy tickets are listed (only counted: the
+    # breaches are sla_total - sla_met): a month holds thousands of breaches, and the
+    # stats need only their number.
+    details: bool = True
+
+
+@dataclass(frozen=True)
+class PeriodReport:
+    """The answer to a `PeriodQuery`: counts and the few tickets a digest lists."""
+
+    new: int
+    resolved: int
+    open_by_priority: dict[str, int]  # every Priority value, zeros included
+    open_by_age: tuple[int, ...]  # len(age_limits) + 1 counts, youngest first
+    first_response_minutes: tuple[float | None, ...]  # one per share; None: no answers
+    resolution_minutes: tuple[float | None, ...]
+    sla_met: int
+    sla_total: int
+    breaches: tuple[Breach, ...]  # by due time, then ticket creation, first response first
+    top_categories: tuple[tuple[str, int], ...]
+    unhappy: tuple[Ticket, ...]
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    """One 24-hour period of the digest's history (`Reports.history`)."""
+
+    start: datetime
+    new: int  # created in it
+    backlog: int  # open at its end, as they were then (resolved later counts as open)
+    breaches: int  # SLA clocks that ran out in it, as in a `PeriodReport`

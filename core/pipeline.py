@@ -11,9 +11,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
+from core.learning.targets import LEVEL_OF_CLASS
 from core.model import Priority, SlaDue, Tier, TriageResult
 from core.triage.classify import CategoryPolicy, Classification, classify, validate_category_policy
 from core.triage.language import detect_language
+from core.triage.learned import NO_MODELS, LabelPredictor, Prediction, TriageModels
 from core.triage.priority import (
     PriorityInput,
     PriorityPolicy,
@@ -84,6 +86,7 @@ class Facts:
 
     input: TriageInput
     policy: TriagePolicy
+    models: TriageModels = NO_MODELS
     language: str = ""
     category: Classification | None = None
     sentiment: Sentiment | None = None
@@ -102,16 +105,36 @@ def detect_language_step(facts: Facts) -> Facts:
     return replace(facts, language=detect_language(text, default=facts.policy.default_language))
 
 
+def _predict(model: LabelPredictor | None, facts: Facts) -> Prediction | None:
+    if model is None:
+        return None
+    return model.predict([f"{facts.input.subject}\n{facts.input.text}"])[0]
+
+
+def _by_model(prediction: Prediction, rules: str) -> str:
+    return f"by model {prediction.label} ({prediction.confidence:.2f}), rules: {rules}"
+
+
 def classify_step(facts: Facts) -> Facts:
     result = classify(
         subject=facts.input.subject, text=facts.input.text, policy=facts.policy.categories
     )
+    learned = _predict(facts.models.category, facts)
+    if learned is not None:
+        why = (_by_model(learned, result.category),)  # shown as "category: by model …"
+        result = Classification(learned.label, learned.confidence, why)
     return replace(facts, category=result)
 
 
 def score_sentiment_step(facts: Facts) -> Facts:
     text = f"{facts.input.subject}\n{facts.input.text}"
-    return replace(facts, sentiment=score_sentiment(text, policy=facts.policy.sentiment))
+    result = score_sentiment(text, policy=facts.policy.sentiment)
+    learned = _predict(facts.models.sentiment, facts)
+    if learned is not None:
+        level = LEVEL_OF_CLASS.get(learned.label, result.level)
+        signals = (f"sentiment: {_by_model(learned, f'level {result.level}')}", *result.signals)
+        result = Sentiment(level=level, score=result.score, signals=signals)
+    return replace(facts, sentiment=result)
 
 
 def score_priority_step(facts: Facts) -> Facts:
@@ -124,7 +147,12 @@ def score_priority_step(facts: Facts) -> Facts:
         repeat_contacts=facts.input.repeat_contacts,
         age_hours=facts.input.age_hours,
     )
-    return replace(facts, priority=score_priority(inputs, policy=facts.policy.priority))
+    result = score_priority(inputs, policy=facts.policy.priority)
+    learned = _predict(facts.models.priority, facts)
+    if learned is not None:
+        signals = (f"priority: {_by_model(learned, result.priority.value)}", *result.signals)
+        result = replace(result, priority=Priority(learned.label), signals=signals)
+    return replace(facts, priority=result)
 
 
 def compute_sla_step(facts: Facts) -> Facts:
@@ -152,9 +180,15 @@ STEPS: tuple[Step, ...] = (
 
 
 def run_triage(
-    inputs: TriageInput, *, policy: TriagePolicy, steps: tuple[Step, ...] = STEPS
+    inputs: TriageInput,
+    *,
+    policy: TriagePolicy,
+    models: TriageModels = NO_MODELS,
+    steps: tuple[Step, ...] = STEPS,
 ) -> TriageResult:
-    facts = Facts(input=replace(inputs, text=inputs.text[: policy.max_text_chars]), policy=policy)
+    """Triage by the policy's rules, or by a trained model for each target that has one."""
+    text = inputs.text[: policy.max_text_chars]
+    facts = Facts(input=replace(inputs, text=text), policy=policy, models=models)
     for step in steps:
         facts = step.run(facts)
     category = _need(facts.category, "category")

@@ -8,6 +8,7 @@ committed together or not at all.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -19,12 +20,15 @@ from core.model import (
     Channel,
     ChannelPost,
     Customer,
+    DayCounts,
     Decision,
     Draft,
     DraftStatus,
     MailboxState,
     Message,
     OutboxItem,
+    PeriodQuery,
+    PeriodReport,
     QuarantineItem,
     QuarantineStatus,
     ScheduledAction,
@@ -69,8 +73,9 @@ class Tickets(Protocol):
         ...
 
     def search(self, query: TicketQuery) -> TicketPage:
-        """One page of the tickets matching `query`, and how many match in all (two
-        statements, whatever the number of tickets)."""
+        """One page of the tickets matching `query`, and how many match, counted up to
+        `query.count_limit` or the end of the page, whichever is more (`total_exact` False
+        when there are more); two statements, whatever the number of tickets."""
         ...
 
 
@@ -184,6 +189,10 @@ class Quarantine(Protocol):
 class Audit(Protocol):
     def add(self, event: AuditEvent) -> AuditEvent: ...
     def list_for_ticket(self, ticket_id: int) -> list[AuditEvent]: ...
+    def ticket_ids_with(self, actions: Sequence[str]) -> list[int]:
+        """Tickets that have at least one event of these actions, ascending."""
+        ...
+
     def list_for_key(self, action: str, idem_key: str) -> list[AuditEvent]:
         """Events of `action` whose JSON detail has this `idem_key`: the record that a side
         effect (a digest sent) already happened, for events about no ticket."""
@@ -237,7 +246,21 @@ class Reports(Protocol):
 
     def tickets_alive(self, start: datetime, end: datetime) -> list[Ticket]:
         """Tickets created before `end` and not resolved before `start`: the period's new,
-        resolved and still-open ones."""
+        resolved and still-open ones, oldest first. What `period` and `history` aggregate;
+        too many to load for a long period of a big store (tens of thousands a month)."""
+        ...
+
+    def period(self, query: PeriodQuery) -> PeriodReport:
+        """The digest's figures of the tickets alive in the period, aggregated by the
+        database: a few statements and rows, however many tickets (see `PeriodQuery`)."""
+        ...
+
+    def history(
+        self, end: datetime, *, days: int, open_statuses: Sequence[TicketStatus]
+    ) -> list[DayCounts]:
+        """The `days` 24-hour periods before `end`, oldest first: per day, the tickets
+        alive in it that were created in it, those open at its end (resolved after it, or
+        unresolved with a status in `open_statuses`) and the SLA breaches in it."""
         ...
 
     def decision_counts(self, start: datetime, end: datetime) -> dict[str, int]:
@@ -286,6 +309,10 @@ class Renderer(Protocol):
     """Renders the first of `names` that exists; keeps Jinja out of `core/`."""
 
     def render(self, names: Sequence[str], context: Mapping[str, object]) -> str: ...
+
+    def select(self, names: Sequence[str]) -> str:
+        """The first of `names` that exists (what `render` would render)."""
+        ...
 
 
 class Posts(Protocol):
@@ -336,3 +363,17 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction inside the current one: an exception leaving the block undoes
+        what was done in it (and propagates), a normal exit keeps it for the outer commit.
+        Lets one transaction carry several messages, each of which may fail on its own."""
+        ...
+
+    def lock(self, key: str) -> None:
+        """Wait for, then hold until this transaction ends, the lock named `key`, shared by
+        every instance on the database: work that must not run twice at once across
+        instances (posting one ticket's Slack messages). PostgreSQL: a transaction-level
+        advisory lock, which cannot leak through the pool (DESIGN §6). SQLite, which one
+        instance uses alone: nothing, as a write lock would hold off every other writer."""
+        ...

@@ -77,12 +77,26 @@ def plan_sla_actions(ticket: Ticket, *, tier: Tier, policy: SlaPolicy) -> list[S
     return planned
 
 
-def sync_sla_actions(uow: UnitOfWork, ticket: Ticket, *, policy: SlaPolicy) -> None:
-    """Make the ticket's pending SLA rows match its state, in the caller's transaction."""
+def sync_sla_actions(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    *,
+    policy: SlaPolicy,
+    tier: Tier | None = None,
+    is_new: bool = False,
+) -> None:
+    """Make the ticket's pending SLA rows match its state, in the caller's transaction.
+
+    A caller that has the customer at hand passes its `tier` (saving a lookup), and one that
+    has just created the ticket says `is_new`: it has no rows yet, so nothing is cancelled.
+    """
     assert ticket.id is not None
-    planned = plan_sla_actions(ticket, tier=_tier(uow, ticket), policy=policy)
-    keys = [a.idem_key for a in planned]
-    uow.actions.cancel_for_ticket(ticket.id, kinds=KINDS, except_keys=keys)
+    if tier is None:
+        tier = _tier(uow, ticket)
+    planned = plan_sla_actions(ticket, tier=tier, policy=policy)
+    if not is_new:
+        keys = [a.idem_key for a in planned]
+        uow.actions.cancel_for_ticket(ticket.id, kinds=KINDS, except_keys=keys)
     uow.actions.add_or_revive(*planned)
 
 

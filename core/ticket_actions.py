@@ -48,6 +48,9 @@ from core.triage.sla import (
 
 WAKE = "ticket.wake"  # the scheduled-action kind that ends a snooze
 SNOOZED = "ticket.snoozed"
+# A person setting a label; `supportbot train --from-db` learns from these.
+RECLASSIFIED = "ticket.reclassified"
+PRIORITY_SET = "ticket.priority"
 SYSTEM_ACTOR = "supportbot"
 _CLOSED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 
@@ -94,7 +97,7 @@ def reclassify(
         detail: dict[str, object] = {"from": ticket.category, "to": category}
         return replace(ticket, category=category, category_confidence=1.0), detail
 
-    return _apply(uow, ticket_id, "ticket.reclassified", change, actor, policy, clock)
+    return _apply(uow, ticket_id, RECLASSIFIED, change, actor, policy, clock)
 
 
 def set_priority(
@@ -127,7 +130,7 @@ def set_priority(
         sync_sla_actions(uow, changed, policy=sla)
         return changed, {"from": ticket.priority.value, "to": priority.value}
 
-    return _apply(uow, ticket_id, "ticket.priority", change, actor, policy, clock)
+    return _apply(uow, ticket_id, PRIORITY_SET, change, actor, policy, clock)
 
 
 def assign(

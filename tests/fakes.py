@@ -9,12 +9,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from core.digest import history_from, summarize
 from core.model import (
     ActionStatus,
     ApiToken,
@@ -22,6 +24,7 @@ from core.model import (
     Channel,
     ChannelPost,
     Customer,
+    DayCounts,
     Decision,
     Draft,
     DraftStatus,
@@ -29,6 +32,8 @@ from core.model import (
     Message,
     OutboxItem,
     OutboxStatus,
+    PeriodQuery,
+    PeriodReport,
     QuarantineItem,
     QuarantineStatus,
     ScheduledAction,
@@ -188,8 +193,16 @@ class FakeTickets(_Repo):
         present = [t for t in rows if getattr(t, key) is not None]
         present.sort(key=lambda t: (getattr(t, key), t.id or 0), reverse=query.descending)
         ordered = present + [t for t in rows if getattr(t, key) is None]
-        page = ordered[query.offset : query.offset + query.limit]
-        return TicketPage(tuple(page), len(rows))
+        page = tuple(ordered[query.offset : query.offset + query.limit])
+        # The SQL's total: exact up to the count limit or on the last page, else "more than".
+        if len(rows) <= query.count_limit:
+            return TicketPage(page, len(rows))
+        if len(rows) > query.offset + query.limit:
+            more_than = max(query.count_limit, query.offset + query.limit)
+            return TicketPage(page, more_than, total_exact=False)
+        if page:
+            return TicketPage(page, len(rows))
+        return TicketPage((), query.count_limit, total_exact=False)
 
 
 class FakeMessages(_Repo):
@@ -365,6 +378,12 @@ class FakeAudit(_Repo):
     def list_for_ticket(self, ticket_id: int) -> list[AuditEvent]:
         return [e for e in self.t.audit.values() if e.ticket_id == ticket_id]
 
+    def ticket_ids_with(self, actions: Sequence[str]) -> list[int]:
+        wanted = set(actions)
+        return sorted(
+            {e.ticket_id for e in self.t.audit.values() if e.action in wanted and e.ticket_id}
+        )
+
     def list_for_key(self, action: str, idem_key: str) -> list[AuditEvent]:
         return [
             e
@@ -524,6 +543,16 @@ class FakeReports(_Repo):
             key=lambda t: (t.created_at, t.id or 0),
         )
 
+    def period(self, query: PeriodQuery) -> PeriodReport:
+        """The Python reference over the alive tickets, as the SQL is checked against."""
+        return summarize(self.tickets_alive(query.start, query.end), query)
+
+    def history(
+        self, end: datetime, *, days: int, open_statuses: Sequence[TicketStatus]
+    ) -> list[DayCounts]:
+        span = self.tickets_alive(end - timedelta(days=days), end)
+        return history_from(span, end=end, days=days, open_statuses=open_statuses)
+
     def decision_counts(self, start: datetime, end: datetime) -> dict[str, int]:
         counts: dict[str, int] = {}
         for d in self.t.decisions.values():
@@ -640,6 +669,22 @@ class FakeUnitOfWork:
     def commit(self) -> None:
         self._snapshot = None
         self.commits += 1
+
+    def lock(self, key: str) -> None:
+        """One process, one thread at a time in these tests: nothing to wait for."""
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        saved = copy.copy(self._store.tables)
+        for f in dataclasses.fields(saved):
+            value = getattr(saved, f.name)
+            if isinstance(value, dict):
+                setattr(saved, f.name, dict(value))
+        try:
+            yield
+        except BaseException:
+            self._store.tables = saved
+            raise
 
     def rollback(self) -> None:
         if self._snapshot is not None:

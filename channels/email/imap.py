@@ -1,7 +1,8 @@
 """Read new mail from an IMAP folder and hand each message's raw bytes to intake, in UID order.
 
 The cursor per mailbox is (UIDVALIDITY, last UID) in `MailboxState`. It advances only after
-`receive` has returned for a message, and `receive` returns only after intake has committed
+`receive` has returned for a message (or, for a `ReceiveMany`, for a whole fetch group, which
+intake commits in one transaction), and `receive` returns only after intake has committed
 (DESIGN §3, invariant 1); a crash re-reads at most the messages after the cursor, and intake
 recognises those by Message-ID (invariant 2). The same holds when the server renumbers the
 folder (a new UIDVALIDITY, RFC 3501 §2.3.1.1): the folder is read again from the start and
@@ -15,9 +16,10 @@ authentication failures, lag) in `MailboxState`.
 Several instances may share one database: a mailbox is read by one of them at a time, the
 holder of its lease (`MailboxState`'s row, `Mailboxes.try_lease`). The watcher takes it
 before reading and renews it at least every third of `lease_seconds` (IDLE is re-issued that
-often, and between fetch batches); one that finds it held waits and retries every quarter of
-it, so a dead holder's mailbox is taken over within about 1.25 × `lease_seconds`. A poll
-holds it for its duration and refuses to read a mailbox that another instance is reading.
+often; while reading, between messages); one that finds it held waits and retries every
+quarter of it, so a dead holder's mailbox is taken over within about 1.25 × `lease_seconds`.
+A poll holds it for its duration and refuses to read a mailbox that another instance is
+reading.
 
 Reading never changes the mail unless `move_to` is set: the folder is opened read-only
 (EXAMINE) and bodies are fetched with BODY.PEEK[], which does not set \\Seen (RFC 3501 §6.4.5).
@@ -34,14 +36,14 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 from channels.email.imap_config import MailboxConfig
 from channels.email.imap_ledger import MailboxLeaseLost, MailboxLedger
-from channels.email.imap_reading import IntakeFailed, Receive, catch_up
+from channels.email.imap_reading import IntakeFailed, Receive, ReceiveMany, catch_up
 from channels.email.imap_session import (
     CONNECTION_ERRORS,
     MailboxAuthError,
@@ -67,6 +69,7 @@ __all__ = [
     "MailboxLeaseLost",
     "PollReport",
     "Receive",
+    "ReceiveMany",
     "make_receiver",
     "poll_mailbox",
     "watch_mailbox",
@@ -87,19 +90,40 @@ def make_receiver(
     *,
     parse: Callable[[bytes], InboundMessage],
     intake: Callable[[InboundMessage], IntakeResult],
+    intake_many: Callable[[Iterable[InboundMessage]], list[IntakeResult]] | None = None,
 ) -> Receive:
-    """The usual `Receive`: parse the bytes, mark the problem if any, run intake.
+    """The usual `Receive`: parse the bytes, mark the problem if any, run intake. With
+    `intake_many` it is a `ReceiveMany`, which hands a whole fetch group to intake at once.
 
-    `bot/` wires it as `make_receiver(parse=services.parse_email, intake=services.receive)`.
+    `bot/` wires it as `make_receiver(parse=services.parse_email, intake=services.receive,
+    intake_many=services.receive_many)`.
     """
+    if intake_many is None:
+        return _Receiver(parse, intake)
+    return _BatchReceiver(parse, intake, intake_many)
 
-    def receive(raw: bytes, *, problem: str | None = None) -> Disposition:
-        message = parse(raw)
-        if problem is not None:
-            message = replace(message, problem=problem)
-        return intake(message).disposition
 
-    return receive
+@dataclass(frozen=True)
+class _Receiver:
+    parse: Callable[[bytes], InboundMessage]
+    intake: Callable[[InboundMessage], IntakeResult]
+
+    def __call__(self, raw: bytes, *, problem: str | None = None) -> Disposition:
+        return self.intake(self.message(raw, problem)).disposition
+
+    def message(self, raw: bytes, problem: str | None) -> InboundMessage:
+        message = self.parse(raw)
+        return message if problem is None else replace(message, problem=problem)
+
+
+@dataclass(frozen=True)
+class _BatchReceiver(_Receiver):
+    intake_many: Callable[[Iterable[InboundMessage]], list[IntakeResult]]
+
+    def many(self, items: Sequence[tuple[bytes, str | None]]) -> list[Disposition]:
+        # Parsed as intake asks for them, so one parsed message is held at a time.
+        messages = (self.message(raw, problem) for raw, problem in items)
+        return [result.disposition for result in self.intake_many(messages)]
 
 
 @dataclass(frozen=True)

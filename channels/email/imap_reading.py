@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from imapclient import DELETED  # type: ignore[import-untyped]
 
@@ -41,6 +41,15 @@ class Receive(Protocol):
     """
 
     def __call__(self, raw: bytes, *, problem: str | None = None) -> Disposition: ...
+
+
+@runtime_checkable
+class ReceiveMany(Receive, Protocol):
+    """A `Receive` that also takes a whole fetch group, as (raw, problem) pairs in UID order,
+    and says what became of each. Intake commits the group in one transaction: returning
+    means all of them are committed, raising means none is."""
+
+    def many(self, items: Sequence[tuple[bytes, str | None]]) -> list[Disposition]: ...
 
 
 @dataclass
@@ -98,7 +107,7 @@ def catch_up(
                 continue
             break
         for batch in chunk(uids, config.batch_size):
-            ledger.keep_lease()  # renewed between batches; raises if another took it over
+            ledger.keep_lease()  # and per message; raises if another instance took it over
             read_batch(client, batch, config=config, ledger=ledger, receive=receive, tally=tally)
             if stop is not None and stop.is_set():
                 break
@@ -162,15 +171,31 @@ def read_batch(
     by someone else) are skipped. The cursor moves once per group (a commit per message
     cost a tenth of the intake time), and always only to a message whose intake returned:
     after a crash at most one group is read again, and intake knows those as duplicates.
+
+    A `ReceiveMany` is handed each group at once, and intake commits it in one transaction
+    (a commit per message cost more than its SQL); another `Receive` gets one message at a
+    time.
     """
     envelopes = fetch_envelopes(client, uids)
     delivered: list[int] = []
     for group in plan_fetches([u for u in uids if u in envelopes], envelopes, config):
         raws = fetch_raw(client, group, envelopes, config)
+        present = [uid for uid in group if uid in raws]
         try:
-            for uid in group:
-                if uid not in raws:
-                    continue
+            if isinstance(receive, ReceiveMany):
+                # Renewed between groups only: while intake's transaction is open, a lease
+                # write would wait for it (SQLite's one writer).
+                ledger.keep_lease()
+                dispositions = deliver_many(receive, present, raws)
+                for uid, disposition in zip(present, dispositions, strict=True):
+                    tally.add(disposition, envelopes[uid].internal_date)
+                    delivered.append(uid)
+                continue
+            for uid in present:
+                # A batch can outlast the lease (slow intake, a loaded machine): renew it as
+                # we go (a write only every quarter of it), and stop before the next message
+                # once another instance holds it, rather than read alongside that one.
+                ledger.keep_lease()
                 raw, problem = raws[uid]
                 disposition = deliver(receive, uid, raw, problem)
                 tally.add(disposition, envelopes[uid].internal_date)
@@ -249,6 +274,18 @@ def deliver(receive: Receive, uid: int, raw: bytes, problem: str | None) -> Disp
         return receive(raw, problem=problem)
     except Exception as exc:
         raise IntakeFailed(uid, exc) from exc
+
+
+def deliver_many(
+    receive: ReceiveMany, uids: list[int], raws: Mapping[int, tuple[bytes, str | None]]
+) -> list[Disposition]:
+    """A group at once. Should it fail, none of it was taken: the failure is at its first UID."""
+    if not uids:
+        return []
+    try:
+        return receive.many([raws[uid] for uid in uids])
+    except Exception as exc:
+        raise IntakeFailed(uids[0], exc) from exc
 
 
 def file_away(client: Any, uids: list[int], folder: str) -> None:

@@ -28,8 +28,6 @@ from channels.email.headers import (
 )
 from core.model import AutoKind
 
-_VERDICT_ORDER = (AutoKind.BOUNCE, AutoKind.AUTO_REPLY, AutoKind.BULK)
-
 # Local parts that only delivery software sends from (RFC 5321 §4.5.1 requires `postmaster`;
 # MAILER-DAEMON is the Sendmail/Postfix/Exim tradition).
 _DAEMON_LOCALPARTS = frozenset(
@@ -117,8 +115,7 @@ def classify_automatic(msg: Message) -> tuple[AutoKind | None, tuple[str, ...]]:
 
     Returns `(None, ())` for mail a person wrote. Only a BOUNCE has bounced recipients.
     """
-    kinds = {kind for kind, rule in _RULES if rule(msg)}
-    verdict = next((kind for kind in _VERDICT_ORDER if kind in kinds), None)
+    verdict = next((kind for kind, rule in _RULES if rule(msg)), None)
     if verdict is not AutoKind.BOUNCE:
         return verdict, ()
     return verdict, find_bounced_recipients(msg)
@@ -300,6 +297,8 @@ def is_bulk(msg: Message) -> bool:
     return any(has_header(msg, name) for name in list_headers)
 
 
+# In verdict order (see the module docstring): the first rule that matches decides, and the
+# rules after it are not run.
 _RULES: tuple[tuple[AutoKind, Callable[[Message], bool]], ...] = (
     (AutoKind.BOUNCE, is_bounce),
     (AutoKind.AUTO_REPLY, is_auto_reply),

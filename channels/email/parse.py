@@ -24,6 +24,7 @@ from mailparser_reply import EmailReplyParser
 
 from channels.email.charsets import decode_bytes, resolve_charset, scrub_text
 from channels.email.headers import (
+    PARSE_POLICY,
     decode_words,
     is_plausible_address,
     list_children,
@@ -182,11 +183,11 @@ def read_message(raw: bytes) -> Message:
     (a tracking header whose continuation lost its indent) or a stray first line such as
     "---- Original email message ----" turns every header after it into body text.
     """
-    msg = message_from_bytes(raw, policy=policy.default)
+    msg = message_from_bytes(raw, policy=PARSE_POLICY)
     if not any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
         return msg
     repaired = repair_header_block(raw)
-    return msg if repaired is None else message_from_bytes(repaired, policy=policy.default)
+    return msg if repaired is None else message_from_bytes(repaired, policy=PARSE_POLICY)
 
 
 def repair_header_block(raw: bytes) -> bytes | None:
@@ -453,7 +454,7 @@ def read_filename_param(part: Message, *, hint: str | None) -> str:
     for header, param in (("Content-Disposition", "filename"), ("Content-Type", "name")):
         for value in read_raw_values(part, header, hint=hint):
             try:
-                found = policy.default.header_factory(header, value).params.get(param)
+                found = PARSE_POLICY.header_factory(header, value).params.get(param)
             except Exception:  # hostile parameter syntax; the next source may still do
                 continue
             if found:

@@ -3,7 +3,9 @@ drafts in its thread, each updated in place as things change.
 
 Presentation is reconciliation: `present` compares what the database says with the posts
 recorded for the ticket (`uow.posts`) and posts only what is missing, so running it twice
-(a retried scheduled action, a second instance) does not post twice. It runs from durable
+(a retried scheduled action, a second instance) does not post twice: one run at a time per
+ticket across instances (`UnitOfWork.lock`), and a post whose run died before recording it
+is found in Slack by its metadata rather than made again (`_post`). It runs from durable
 scheduled actions (`slack.present`, `slack.refresh`), so a Slack outage delays the card
 rather than losing it. Updates pass blocks, never text alone: `chat.update` with text only
 keeps the old buttons (libraries.md §3).
@@ -11,12 +13,15 @@ keeps the old buttons (libraries.md §3).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from slack_sdk import WebClient
 
@@ -43,6 +48,9 @@ log = logging.getLogger(__name__)
 PRESENT = "slack.present"  # a new draft (and whatever else is not shown yet)
 REFRESH = "slack.refresh"  # a draft was decided or sent: update its message and the card
 REFRESH_CARD = "slack.refresh-card"  # the ticket changed (menu, snooze ended): update the card
+POST_EVENT = "supportbot_post"  # message metadata: which ticket, and what the message shows
+POST_INTENT = "slack-post"  # seen-events source: a post about to be made (see `_post`)
+_HISTORY_PAGES = 10  # of 200 messages: how far back a card that may have been posted is sought
 _CARD_CHANGES = frozenset(
     {
         "ticket.reclassified",
@@ -115,10 +123,19 @@ class Presenter:
     # -- the work ---------------------------------------------------------------------------
 
     def present(
-        self, ticket_id: int, *, refresh_draft: int | None = None, refresh_card: bool = False
+        self,
+        ticket_id: int,
+        *,
+        refresh_draft: int | None = None,
+        refresh_card: bool = False,
     ) -> None:
-        """Post what is missing for the ticket; update the card and one draft when asked."""
-        with self._lock_for(ticket_id):
+        """Post what is missing for the ticket; update the card and one draft when asked.
+
+        One ticket is presented by one thread of one instance at a time: two would both find
+        the card missing and post it twice. The database lock (`UnitOfWork.lock`) is held in
+        a transaction of its own while the work opens and commits others."""
+        with self._lock_for(ticket_id), self._new_uow() as guard:
+            guard.lock(f"slack-present:{ticket_id}")
             snap = self._snapshot(ticket_id)
             card = next((p for p in snap.posts if p.kind is PostKind.CARD), None)
             is_sent = bool(snap.sent_drafts)
@@ -207,20 +224,43 @@ class Presenter:
         draft_id: int | None = None,
         message_id: int | None = None,
     ) -> ChannelPost:
-        self._pacer.wait(self._channel)
-        response = self._client.chat_postMessage(
-            channel=self._channel,
-            thread_ts=thread_ts,
-            text=rendered.text,
-            blocks=rendered.blocks,
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        """Post and record, at most once: Slack has no idempotency key, and a run that dies
+        between Slack's answer and our commit (a SIGKILL, a lost connection) leaves a post
+        unrecorded. So the intent is recorded first, and the post carries its identity as
+        message metadata; a later run that finds the intent but no post looks in Slack
+        before posting (libraries.md §2: make external side effects effectively-once)."""
+        payload = {
+            "ticket_id": ticket_id,
+            "kind": kind.value,
+            "draft_id": draft_id or 0,
+            "message_id": message_id or 0,
+        }
+        found = None
+        if not self._note_intent(":".join(str(value) for value in payload.values())):
+            found = self._find_posted(payload, thread_ts=thread_ts)
+        if found is not None:
+            log.warning("found an unrecorded %s post in slack", kind.value, extra=payload)
+            self._client.chat_update(
+                channel=self._channel, ts=found, text=rendered.text, blocks=rendered.blocks
+            )
+            channel, ts = self._channel, found
+        else:
+            self._pacer.wait(self._channel)
+            response = self._client.chat_postMessage(
+                channel=self._channel,
+                thread_ts=thread_ts,
+                text=rendered.text,
+                blocks=rendered.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata={"event_type": POST_EVENT, "event_payload": payload},
+            )
+            channel, ts = str(response["channel"]), str(response["ts"])
         post = ChannelPost(
             ticket_id=ticket_id,
             kind=kind,
-            channel=str(response["channel"]),
-            ts=str(response["ts"]),
+            channel=channel,
+            ts=ts,
             created_at=self._clock.now(),
             draft_id=draft_id,
             message_id=message_id,
@@ -230,6 +270,39 @@ class Presenter:
             uow.commit()
         log.info("posted %s to slack", kind.value, extra={"ticket_id": ticket_id})
         return post
+
+    def _note_intent(self, key: str) -> bool:
+        """Record that `key` is about to be posted; False when a run recorded it before."""
+        with self._new_uow() as uow:
+            is_first = uow.events.first_time(POST_INTENT, key, at=self._clock.now())
+            uow.commit()
+        return is_first
+
+    def _find_posted(self, payload: dict[str, Any], *, thread_ts: str | None) -> str | None:
+        """The ts of the message whose metadata is `payload`: a card among the channel's
+        newest messages (`_HISTORY_PAGES` pages: a rerun comes about one lease after the
+        post it looks for), anything else in its card's thread. None: never posted."""
+        if thread_ts is None:
+            pages: Iterable[int] = range(_HISTORY_PAGES)
+            list_messages = partial(self._client.conversations_history, channel=self._channel)
+        else:
+            pages = itertools.count()
+            list_messages = partial(
+                self._client.conversations_replies, channel=self._channel, ts=thread_ts
+            )
+        cursor: str | None = None
+        for _ in pages:
+            page = list_messages(include_all_metadata=True, limit=200, cursor=cursor)
+            messages: list[dict[str, Any]] = page.get("messages") or []
+            for message in messages:
+                metadata = message.get("metadata") or {}
+                is_ours = metadata.get("event_type") == POST_EVENT
+                if is_ours and metadata.get("event_payload") == payload:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                break
+        return None
 
     def _update(self, post: ChannelPost, rendered: blocks.Rendered) -> None:
         self._client.chat_update(

@@ -1,1 +1,1 @@
-"""The web adapter: REST API (FastAPI) over the core services; dashboard and webhooks later."""
+"""The web adapter (FastAPI) over the core services: REST API, webhooks, dashboard."""

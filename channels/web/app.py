@@ -4,6 +4,7 @@ Every ticket created here goes through the same intake as email and Slack (`rece
 decisions on drafts and changes to tickets go through the same core functions, state
 machine and approval policy as Slack, acting as `web:<login>`. Authentication is an API
 token (`Authorization: Bearer …`); `/health` and `/metrics` are open, for probes and scrapers.
+The dashboard for people (channels.web.dashboard) is mounted at /dashboard.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Literal, Protocol
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from channels.web import schemas
+from channels.web.dashboard import mount_dashboard
+from channels.web.decisions import approve_as, reject_as
 from channels.web.metrics import CONTENT_TYPE, render_metrics
+from channels.web.sessions import SessionSettings
+from channels.web.webhooks import WebhookSettings, install_webhooks
 from core import accounts, ticket_actions
-from core.approval import ApprovalPolicy, Identity, Outcome, approve, reject
+from core.approval import ApprovalPolicy, Identity, Outcome
 from core.digest import compute_figures
 from core.errors import InvalidInput, NotAuthorised, NotFound
 from core.intake import IntakeContext, IntakeResult
@@ -38,8 +43,17 @@ from core.model import (
     User,
 )
 from core.pipeline import TriageInput, run_triage
-from core.ports import Clock, UnitOfWork
+from core.ports import Clock, Renderer, UnitOfWork
 from core.queries import load_conversation
+
+
+class WebKeys(WebhookSettings, SessionSettings, Protocol):
+    """Every [web] key the web adapters read (bot.settings.WebSettings has them all)."""
+
+
+class WebSettingsView(Protocol):
+    @property
+    def web(self) -> WebKeys: ...
 
 
 class WebServices(Protocol):
@@ -59,11 +73,17 @@ class WebServices(Protocol):
     def slack(self) -> object | None: ...
     @property
     def draft_pool(self) -> object | None: ...
+    @property
+    def settings(self) -> WebSettingsView: ...
+    @property
+    def renderer(self) -> Renderer: ...
 
     def receive(self, msg: InboundMessage) -> IntakeResult: ...
+    def retry(self, item_id: int) -> IntakeResult: ...
     def show_decision(self, draft: Draft) -> None: ...
 
 
+DraftId = Annotated[int, Path(ge=1, le=schemas.DB_INT_MAX)]
 _bearer = HTTPBearer(auto_error=False, description="An API token from `supportbot users token`")
 _CREATED = (Disposition.NEW_TICKET, Disposition.FOLLOWUP, Disposition.DUPLICATE)
 
@@ -228,6 +248,7 @@ def create_app(services: WebServices) -> FastAPI:
             page = uow.tickets.search(query)
         return schemas.TicketList(
             total=page.total,
+            total_exact=page.total_exact,
             limit=limit,
             offset=offset,
             items=[schemas.TicketOut.of(t) for t in page.tickets],
@@ -305,41 +326,32 @@ def create_app(services: WebServices) -> FastAPI:
         return schemas.NoteOut(id=note.id, created_at=note.created_at)
 
     @app.post("/api/drafts/{draft_id}/approve", response_model=schemas.DecisionOut)
-    def approve_draft(draft_id: int, body: schemas.DraftApprove, user: Auth) -> schemas.DecisionOut:
+    def approve_draft(
+        draft_id: DraftId, body: schemas.DraftApprove, user: Auth
+    ) -> schemas.DecisionOut:
         """Approve the draft version you reviewed, with your edited text if any: the reply
         is queued in the outbox. 409 if it was decided already or superseded."""
-        decided = approve(
-            services.new_uow(),
-            draft_id=draft_id,
-            version=body.version,
-            actor=user.actor,
-            policy=accounts.policy_for(user, services.approval),
-            clock=services.clock,
-            identity=services.identity,
-            edited_text=body.text,
+        decided = approve_as(
+            services, user, draft_id=draft_id, version=body.version, edited_text=body.text
         )
         outbox_id = decided.outbox.id if decided.outbox is not None else None
-        return _decision(services, decided.outcome, decided.draft, outbox_id)
+        return _decision(decided.outcome, decided.draft, outbox_id)
 
     @app.post("/api/drafts/{draft_id}/reject", response_model=schemas.DecisionOut)
-    def reject_draft(draft_id: int, body: schemas.DraftReject, user: Auth) -> schemas.DecisionOut:
-        decided = reject(
-            services.new_uow(),
-            draft_id=draft_id,
-            version=body.version,
-            actor=user.actor,
-            reason=body.reason,
-            policy=accounts.policy_for(user, services.approval),
-            clock=services.clock,
+    def reject_draft(
+        draft_id: DraftId, body: schemas.DraftReject, user: Auth
+    ) -> schemas.DecisionOut:
+        decided = reject_as(
+            services, user, draft_id=draft_id, version=body.version, reason=body.reason
         )
-        return _decision(services, decided.outcome, decided.draft, None)
+        return _decision(decided.outcome, decided.draft, None)
 
     @app.get("/api/stats", response_model=schemas.StatsOut)
     def stats(user: Auth, days: Annotated[int, Query(ge=1, le=366)] = 30) -> schemas.StatsOut:
         end = services.clock.now()
         start = end - timedelta(days=days)
         with services.new_uow() as uow:
-            f = compute_figures(uow, start=start, end=end)
+            f = compute_figures(uow, start=start, end=end, details=False)  # counts only
         return schemas.StatsOut(
             start=start,
             end=end,
@@ -374,6 +386,7 @@ def create_app(services: WebServices) -> FastAPI:
                 tier=body.tier,
             ),
             policy=services.intake.policy,
+            models=services.intake.models,
         )
         return schemas.ClassifyOut(
             category=result.category,
@@ -419,16 +432,16 @@ def create_app(services: WebServices) -> FastAPI:
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(render_metrics(services.new_uow()), media_type=CONTENT_TYPE)
 
+    install_webhooks(app, services)
+    mount_dashboard(app, services)
     return app
 
 
-def _decision(
-    services: WebServices, outcome: Outcome, draft: Draft, outbox_id: int | None
-) -> schemas.DecisionOut:
+def _decision(outcome: Outcome, draft: Draft, outbox_id: int | None) -> schemas.DecisionOut:
+    """The decision as the API answers it (channels.web.decisions made and showed it)."""
     if outcome is not Outcome.APPLIED:
         who = f" by {draft.decided_by}" if draft.decided_by else ""
         raise HTTPException(409, f"nothing changed: draft v{draft.version} is {draft.status}{who}")
-    services.show_decision(draft)
     return schemas.DecisionOut(
         outcome=outcome.value, draft=schemas.DraftOut.of(draft), outbox_id=outbox_id
     )

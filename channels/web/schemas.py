@@ -23,6 +23,9 @@ from core.model import (
 
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+$")
 _TEXT_MAX = 100_000
+# Ids and versions are INTEGER columns (int4 on PostgreSQL): a larger number is no row of
+# ours, and must be a 422, not a driver overflow (a 500) in the query.
+DB_INT_MAX = 2**31 - 1
 
 
 class _In(BaseModel):
@@ -38,7 +41,9 @@ def check_email(value: str) -> str:
 class TicketCreate(_In):
     subject: str = Field(min_length=1, max_length=998)
     message: str = Field(min_length=1, max_length=_TEXT_MAX)
-    customer_email: str
+    # The schema states what check_email accepts, so clients (and the schema fuzzer) can
+    # send a valid address; the validator enforces it with a plain message.
+    customer_email: str = Field(json_schema_extra={"pattern": _EMAIL.pattern, "maxLength": 254})
     customer_name: str = Field(default="", max_length=200)
     category: str | None = Field(default=None, max_length=64)
     priority: Priority | None = None
@@ -59,12 +64,12 @@ class NoteCreate(_In):
 
 
 class DraftApprove(_In):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=DB_INT_MAX)
     text: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
 
 
 class DraftReject(_In):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=DB_INT_MAX)
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -117,7 +122,16 @@ class TicketOut(BaseModel):
 
 
 class TicketList(BaseModel):
+    """One page of tickets. `total` is exact when `total_exact` is true, which it is whenever
+    at most 500 tickets match (the count limit) or the page reaches the last match.
+    Otherwise more than `total` tickets match, and `total` is at least 500 and at least
+    `offset + limit`: counting every match of a broad filter would read them all (a million
+    rows for no filter) for every page. To page through everything, follow pages until one
+    is shorter than `limit`, or until `total_exact` is true and `offset + limit >= total`.
+    (Until the count limit came in, `total` was always exact; `total_exact` is new.)"""
+
     total: int
+    total_exact: bool
     limit: int
     offset: int
     items: list[TicketOut]

@@ -21,6 +21,7 @@ class OfflineDrafter:
     renderer: Renderer
     name: str = "offline"
     prompt_version: str = "replies-v1"
+    base_language: str = "en"  # of the templates directly in replies/, not in a language folder
 
     def draft(self, request: DraftRequest) -> DraftText:
         ticket = request.ticket
@@ -32,8 +33,9 @@ class OfflineDrafter:
             "replies/general.txt.j2",
         ]
         latest = request.latest_customer_text
+        chosen = self.renderer.select(names)
         text = self.renderer.render(
-            names,
+            [chosen],
             {
                 "ticket": ticket,
                 "customer_name": _first_name(request.customer.name),
@@ -51,6 +53,7 @@ class OfflineDrafter:
             prompt_version=self.prompt_version,
             sources=tuple(h.article.citation for h in request.hits),
             flags=(NO_ARTICLE_FLAG,) if request.needs_clarification else (),
+            language=ticket.language if chosen in names[:2] else self.base_language,
         )
 
 

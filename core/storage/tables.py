@@ -128,6 +128,15 @@ tickets = Table(
     # Serve the API's listing filters (0006).
     Index(None, "assignee"),
     Index(None, "category"),
+    # 0009, for a million tickets: the digest's periods (alive = not resolved before the
+    # start; answered or resolved in the period; the ranges also find the NULLs), and the
+    # listing's sorts (the queue by urgency within a status; the tiebreak after priority).
+    Index(None, "resolved_at"),
+    Index(None, "first_responded_at"),
+    Index(None, "updated_at"),
+    Index(None, "resolution_due"),
+    Index(None, "status", "resolution_due"),
+    Index(None, "priority", "id"),
 )
 
 messages = Table(
@@ -202,6 +211,8 @@ decisions = Table(
     Column("diff", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Index(None, "draft_id"),
+    # The digest's decisions in a period by action, from the index alone (0009).
+    Index(None, "at", "action"),
 )
 
 outbox = Table(
@@ -387,7 +398,10 @@ api_tokens = Table(
 )
 
 KB_FTS_TABLE = "kb_articles_fts"
-SEARCH_OBJECTS = frozenset({"search", "ix_kb_articles_search"})
+# Also PostgreSQL's trigram index for the listing's subject search (0009): a GIN index on
+# lower(subject), which SQLite has no use for.
+TICKET_SUBJECT_TRIGRAMS = "ix_tickets_subject_trgm"
+SEARCH_OBJECTS = frozenset({"search", "ix_kb_articles_search", TICKET_SUBJECT_TRIGRAMS})
 
 
 def is_search_object(name: str | None) -> bool:

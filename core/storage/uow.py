@@ -14,11 +14,12 @@ can go on with a new transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from core.ports import (
     Actions,
@@ -55,6 +56,8 @@ from core.storage.repositories import (
     SqlUsers,
 )
 
+_ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
 
 class SqlUnitOfWork:
     """Use in a `with` block; leaving it rolls back whatever was not committed."""
@@ -63,6 +66,7 @@ class SqlUnitOfWork:
         self._engine = engine
         self._read_only = read_only
         self._connection: Connection | None = None
+        self._depth = 0  # savepoints open inside one another
         self.customers: Customers = SqlCustomers(self._current)
         self.tickets: Tickets = SqlTickets(self._current)
         self.messages: Messages = SqlMessages(self._current)
@@ -104,6 +108,36 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self._current().rollback()
+
+    def lock(self, key: str) -> None:
+        connection = self._current()
+        if connection.dialect.name == "postgresql":
+            connection.execute(_ADVISORY_XACT_LOCK, {"key": key})
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """SAVEPOINT … RELEASE, or ROLLBACK TO and RELEASE on an exception, as plain SQL in
+        the current transaction, which the first statement begins if none is open (on
+        SQLite our BEGIN IMMEDIATE, see engine.py; savepoints work there because pysqlite's
+        own transaction handling is off). Each nesting level has its own name.
+
+        Not `Connection.begin_nested()`: it compiles its SAVEPOINT clause afresh every time
+        (0.1 ms against 0.02 ms), and intake takes one or two savepoints per message.
+        """
+        connection = self._current()
+        name = f"sb_{self._depth}"
+        self._depth += 1
+        try:
+            connection.exec_driver_sql(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+                connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+                raise
+            connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._depth -= 1
 
     def _current(self) -> Connection:
         if self._connection is None:

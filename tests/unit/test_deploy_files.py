@@ -103,7 +103,7 @@ def test_the_image_runs_as_a_non_root_user_and_migrates_before_run() -> None:
     assert from_.startswith("python:3.11-slim")
     users = _instructions("USER")
     assert users and users[-1] not in {"root", "0"} and not users[-1].startswith("0:")
-    assert any('".[postgres,web,llm]"' in run for run in _instructions("RUN"))
+    assert any('".[postgres,web,llm,ml]"' in run for run in _instructions("RUN"))
     (cmd,) = _instructions("CMD") or _instructions("ENTRYPOINT")
     argv = json.loads(cmd)
     script = argv[-1] if argv[:2] == ["sh", "-c"] else shlex.join(argv)

@@ -27,3 +27,28 @@ def test_add_and_list_for_ticket(
     with uow_factory() as uow:
         assert uow.audit.list_for_ticket(ticket_id) == [earlier, stored_later]
         assert uow.audit.list_for_ticket(999999) == []
+
+
+def test_ticket_ids_with_actions_are_distinct_ascending_and_ignore_other_actions(
+    uow_factory: Callable[[], UnitOfWork], stored_ticket: Ticket
+) -> None:
+    first = id_of(stored_ticket)
+    with uow_factory() as uow:
+        second = id_of(uow.tickets.add(records.ticket(stored_ticket.customer_id)))
+        third = id_of(uow.tickets.add(records.ticket(stored_ticket.customer_id)))
+        for ticket_id, action in (
+            (second, "ticket.reclassified"),
+            (second, "ticket.reclassified"),
+            (first, "ticket.priority"),
+            (third, "draft.approved"),
+        ):
+            uow.audit.add(records.audit_event(ticket_id=ticket_id, action=action))
+        uow.audit.add(records.audit_event(action="ticket.reclassified"))  # about no ticket
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.audit.ticket_ids_with(["ticket.reclassified"]) == [second]
+        assert uow.audit.ticket_ids_with(["ticket.priority", "ticket.reclassified"]) == [
+            first,
+            second,
+        ]
+        assert uow.audit.ticket_ids_with(["nothing"]) == []

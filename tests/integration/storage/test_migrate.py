@@ -86,8 +86,8 @@ def _table_names(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_head_is_the_mailbox_lease_revision() -> None:
-    assert head_revision() == "0008"
+def test_head_is_the_scale_index_revision() -> None:
+    assert head_revision() == "0009"
 
 
 def test_upgrade_brings_an_empty_database_to_head_matching_the_metadata(
@@ -99,6 +99,19 @@ def test_upgrade_brings_an_empty_database_to_head_matching_the_metadata(
 
     assert current_revision(empty_database_url) == head_revision()
     assert _schema_differences(empty_database_url) == []
+
+
+def test_postgresql_gets_a_trigram_index_for_the_subject_search(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        indexes = {index["name"] for index in inspect(engine).get_indexes("tickets")}
+        is_postgresql = engine.dialect.name == "postgresql"
+    finally:
+        engine.dispose()
+    assert ("ix_tickets_subject_trgm" in indexes) is is_postgresql
 
 
 def test_upgrade_is_idempotent(empty_database_url: str) -> None:

@@ -1,5 +1,6 @@
-"""`Tickets.search`: filters, text search, sorting and pagination with a total, on both
-backends; and the metric counts of `Reports`."""
+"""`Tickets.search`: filters, text search, sorting and pagination with a total (exact up to
+the query's count limit, a lower bound past it), on both backends; and the metric counts of
+`Reports`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from core.model import Priority, TicketQuery, TicketSort, TicketStatus
 from core.ports import UnitOfWork
 from tests.integration.storage import records
-from tests.integration.storage.records import at
+from tests.integration.storage.records import at, id_of
 
 
 def _seed(uow_factory: Callable[[], UnitOfWork]) -> None:
@@ -72,3 +73,36 @@ def test_report_counts(uow_factory: Callable[[], UnitOfWork]) -> None:
         assert counts[("open", "P2")] == 1 and sum(counts.values()) == 4
         assert uow.reports.outbox_counts() == {}
         assert uow.reports.draft_counts() == {}
+
+
+def test_the_total_stops_at_the_count_limit(uow_factory: Callable[[], UnitOfWork]) -> None:
+    _seed(uow_factory)
+
+    def page(**query: object) -> tuple[list[str], int, bool]:
+        with uow_factory() as uow:
+            found = uow.tickets.search(TicketQuery(count_limit=2, **query))  # type: ignore[arg-type]
+        return [t.subject for t in found.tickets], found.total, found.total_exact
+
+    assert page(status=TicketStatus.OPEN) == (["Hello", "Invoice missing"], 2, True)
+    # More than the limit: a lower bound, at least the end of the page asked for …
+    assert page(limit=1) == (["Hello"], 2, False)
+    assert page(limit=1, offset=2) == (["Login broken 100%"], 3, False)
+    # … until a page reaches the end, which makes it exact; past the end, only "more than".
+    assert page(limit=2, offset=3) == (["Invoice missing"], 4, True)
+    assert page(limit=2, offset=9) == ([], 2, False)
+
+
+def test_missing_due_times_sort_last_both_ways(uow_factory: Callable[[], UnitOfWork]) -> None:
+    with uow_factory() as uow:
+        customer_id = id_of(uow.customers.add(records.customer()))
+        for n, due in enumerate([at(5), None, at(1), None, at(3)]):
+            uow.tickets.add(records.ticket(customer_id, subject=f"t{n}", resolution_due=due))
+        uow.commit()
+    for count_limit in (1000, 1):  # the matches fetched first, and the indexed order
+        for descending, expected in ((False, "t2 t4 t0 t1 t3"), (True, "t0 t4 t2 t3 t1")):
+            query = TicketQuery(
+                sort=TicketSort.RESOLUTION_DUE, descending=descending, count_limit=count_limit
+            )
+            with uow_factory() as uow:
+                found = uow.tickets.search(query)
+            assert " ".join(t.subject for t in found.tickets) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from core.pipeline import (
     run_triage,
     validate_triage_policy,
 )
+from core.triage.learned import Prediction, TriageModels
 from core.triage.priority import PriorityPolicy
 
 MONDAY = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -102,3 +104,51 @@ def test_only_the_start_of_a_long_message_is_triaged() -> None:
         policy=replace(TriagePolicy(), max_text_chars=100_000),
     )
     assert calm.priority_score < everything.priority_score
+
+
+class _Always:
+    """A stand-in for a trained model: one fixed answer, and the texts it was shown."""
+
+    def __init__(self, label: str, confidence: float = 0.9) -> None:
+        self.prediction = Prediction(label, confidence)
+        self.seen: list[str] = []
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        self.seen += texts
+        return [self.prediction for _ in texts]
+
+
+OUTAGE = "URGENT: production is down and customers cannot log in. This is unacceptable!"
+
+
+def test_installed_models_decide_their_targets_and_the_rules_view_stays_visible() -> None:
+    category, priority, sentiment = _Always("card_arrival"), _Always("P2"), _Always("positive")
+    models = TriageModels(category=category, priority=priority, sentiment=sentiment)
+    result = run_triage(
+        TriageInput(subject="Down", text=OUTAGE, created_at=MONDAY),
+        policy=TriagePolicy(),
+        models=models,
+    )
+    assert (result.category, result.category_confidence) == ("card_arrival", 0.9)
+    assert result.priority is Priority.P2
+    assert result.sentiment == 1
+    assert category.seen == [f"Down\n{OUTAGE}"]
+    assert "category: by model card_arrival (0.90), rules: technical" in result.signals
+    assert "sentiment: by model positive (0.90), rules: level 5" in result.signals
+    assert any(s.startswith("priority: by model P2 (0.90), rules: P") for s in result.signals)
+    # The SLA follows the model's priority, not the rules'.
+    by_rules = run_triage(
+        TriageInput(subject="Down", text=OUTAGE, created_at=MONDAY), policy=TriagePolicy()
+    )
+    assert result.sla.first_response_due != by_rules.sla.first_response_due
+
+
+def test_a_target_without_a_model_stays_with_the_rules() -> None:
+    models = TriageModels(sentiment=_Always("negative"))
+    result = run_triage(
+        TriageInput(subject="", text=OUTAGE, created_at=MONDAY),
+        policy=TriagePolicy(),
+        models=models,
+    )
+    assert result.category == "technical"
+    assert result.sentiment == 4

@@ -31,6 +31,49 @@ def test_polite_invoice_request_is_mildly_positive_not_delighted() -> None:
     assert 0 < result.score < 0.3
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello, we would love to know whether the blue jacket comes in XL. Thanks so much!",
+        "Great product so far! Could you tell me where to find the user manual?",
+        "Hi, I'd really appreciate it if someone could send me the warranty terms. Wonderful!",
+    ],
+)
+def test_friendly_words_in_a_request_are_manners_not_joy(text: str) -> None:
+    vader_only = SentimentPolicy(rules=(), polite=(), request=(), caps_weight=0.0)
+    assert score_sentiment(text, policy=vader_only).level == 1
+    result = score_sentiment(text, policy=POLICY)
+    assert result.level in (2, 3)  # calm or neutral: not pleased
+    assert any("a request" in signal for signal in result.signals)
+
+
+def test_a_request_that_also_reports_a_fix_stays_happy() -> None:
+    text = "That fixed it, thank you! Could you also close the other ticket?"
+    assert score_sentiment(text, policy=POLICY).level == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The parcel has been stuck at your depot since last Thursday.",
+        "You charged me twice for the same order.",
+        "The replacement part still hasn't been shipped.",
+        "Oh wonderful, the portal is down again right before payroll.",
+        "I want to speak to a supervisor about this.",
+        "Le colis n'est toujours pas arrivé.",
+    ],
+)
+def test_frustration_without_sentiment_words_is_negative(text: str) -> None:
+    assert score_sentiment(text, policy=POLICY).level >= 4
+
+
+def test_praise_vader_reads_backwards_is_positive() -> None:
+    text = "I couldn't be more pleased with how quickly the new laptop arrived."
+    vader_only = SentimentPolicy(rules=(), polite=(), request=())
+    assert score_sentiment(text, policy=vader_only).level >= 3
+    assert score_sentiment(text, policy=POLICY).level == 1
+
+
 def test_waiting_and_ignored_is_angry() -> None:
     result = score_sentiment(WAITING, policy=POLICY)
     assert result.level >= 4
@@ -48,7 +91,7 @@ def test_domain_rules_turn_vaders_neutral_reading_negative() -> None:
 
 
 def test_politeness_is_not_read_as_happiness() -> None:
-    vader_only = SentimentPolicy(rules=(), polite=())
+    vader_only = SentimentPolicy(rules=(), polite=(), request=())
     assert score_sentiment("Please reset my password", policy=vader_only).score > 0.3
     assert score_sentiment("Please reset my password", policy=POLICY).score < 0.2
 
