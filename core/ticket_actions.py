@@ -51,6 +51,7 @@ SNOOZED = "ticket.snoozed"
 # A person setting a label; `supportbot train --from-db` learns from these.
 RECLASSIFIED = "ticket.reclassified"
 PRIORITY_SET = "ticket.priority"
+STATUS_SET = "ticket.status"
 SYSTEM_ACTOR = "supportbot"
 _CLOSED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 
@@ -209,6 +210,51 @@ def resolve(
         return resolved, {"from": ticket.status.value}
 
     return _apply(uow, ticket_id, "ticket.resolved", change, actor, policy, clock)
+
+
+def set_status(
+    uow: UnitOfWork,
+    *,
+    ticket_id: int,
+    status: TicketStatus,
+    actor: str,
+    policy: ApprovalPolicy,
+    clock: Clock,
+    sla: SlaPolicy,
+) -> TicketChange:
+    """Reopen, put on hold, resolve or close, with the SLA clock following: pending pauses
+    it, reopening resumes what was left and plans the SLA actions again, closing ends it."""
+    if status is TicketStatus.RESOLVED:
+        return resolve(uow, ticket_id=ticket_id, actor=actor, policy=policy, clock=clock)
+    if status is TicketStatus.NEW:
+        raise InvalidInput("a ticket cannot become new again; set it to open")
+    now = clock.now()
+
+    def change(ticket: Ticket) -> tuple[Ticket, dict[str, object]] | None:
+        if ticket.status is status:
+            return None
+        detail: dict[str, object] = {"from": ticket.status.value, "to": status.value}
+        if status is TicketStatus.PENDING:
+            return replace(ticket, status=status, sla_paused_at=ticket.sla_paused_at or now), detail
+        if status is TicketStatus.CLOSED:
+            return replace(ticket, status=status, resolved_at=ticket.resolved_at or now), detail
+        reopened = replace(ticket, status=status, resolved_at=None, sla_paused_at=None)
+        if ticket.sla_paused_at is not None:
+            calendar = sla_target_for(ticket.priority, _tier(uow, ticket), policy=sla).calendar
+            reopened = replace(
+                reopened,
+                resolution_due=resume_sla(
+                    ticket.resolution_due,
+                    paused_at=ticket.sla_paused_at,
+                    resumed_at=max(now, ticket.sla_paused_at),
+                    policy=sla,
+                    calendar=calendar,
+                ),
+            )
+        sync_sla_actions(uow, reopened, policy=sla)
+        return reopened, detail
+
+    return _apply(uow, ticket_id, STATUS_SET, change, actor, policy, clock)
 
 
 def wake(uow: UnitOfWork, action: ScheduledAction, *, clock: Clock, sla: SlaPolicy) -> TicketChange:

@@ -261,13 +261,13 @@ def create_app(services: WebServices) -> FastAPI:
 
     @app.patch("/api/tickets/{ref}", response_model=schemas.TicketOut)
     def patch_ticket(ref: str, body: schemas.TicketPatch, user: Auth) -> schemas.TicketOut:
-        """Change status (only `resolved` for now), priority, category or assignee (null
-        unassigns). Everything is checked before anything changes."""
+        """Change status (open, pending, resolved, closed), priority, category or assignee
+        (null unassigns). Everything is checked before anything changes."""
         given = body.model_fields_set
         if not given:
             raise field_error("body", "nothing to change")
-        if "status" in given and body.status is not TicketStatus.RESOLVED:
-            raise field_error("status", "only 'resolved' can be set here for now")
+        if "status" in given and body.status in (None, TicketStatus.NEW):
+            raise field_error("status", "one of: open, pending, resolved, closed")
         if "category" in given and body.category not in api.categories:
             raise field_error("category", f"unknown category; one of: {', '.join(api.categories)}")
         if "priority" in given and body.priority is None:
@@ -305,9 +305,15 @@ def create_app(services: WebServices) -> FastAPI:
                 policy=policy,
                 clock=clock,
             )
-        if "status" in given:
-            ticket_actions.resolve(
-                services.new_uow(), ticket_id=tid, actor=actor, policy=policy, clock=clock
+        if "status" in given and body.status is not None:
+            ticket_actions.set_status(
+                services.new_uow(),
+                ticket_id=tid,
+                status=body.status,
+                actor=actor,
+                policy=policy,
+                clock=clock,
+                sla=services.intake.policy.sla,
             )
         return schemas.TicketOut.of(api.ticket(ticket.ref))
 

@@ -169,3 +169,46 @@ def test_snooze_until_respects_the_team_time_zone() -> None:
     now = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)  # already Tuesday 00:30 in Berlin
     until = ta.snooze_until(now, ta.SnoozeChoice.NEXT_MORNING, hours=hours)
     assert until == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # Wednesday 09:00 CET
+
+
+def _sla_rows(store: FakeStore, ticket_id: int) -> list[ActionStatus]:
+    return [
+        a.status
+        for a in store.tables.actions.values()
+        if a.ticket_id == ticket_id and a.kind.startswith("sla")
+    ]
+
+
+def test_status_on_hold_pauses_reopen_resumes_close_ends(
+    store: FakeStore, ctx: IntakeContext, clock: FixedClock
+) -> None:
+    tid = _ticket(store, ctx)
+    args = {"ticket_id": tid, "actor": AGENT, "policy": POLICY, "clock": clock, "sla": SlaPolicy()}
+    assert ActionStatus.PENDING in _sla_rows(store, tid)
+
+    held = ta.set_status(store.uow(), status=TicketStatus.PENDING, **args)
+    assert held.applied and held.ticket.sla_paused_at == clock.now()
+    assert ActionStatus.PENDING not in _sla_rows(store, tid)  # nothing falls due on hold
+
+    clock.advance(timedelta(hours=3))
+    reopened = ta.set_status(store.uow(), status=TicketStatus.OPEN, **args)
+    assert reopened.ticket.status is TicketStatus.OPEN and reopened.ticket.sla_paused_at is None
+    assert reopened.ticket.resolution_due is not None and held.ticket.resolution_due is not None
+    assert reopened.ticket.resolution_due > held.ticket.resolution_due  # the hold is given back
+    assert ActionStatus.PENDING in _sla_rows(store, tid)  # warnings planned again
+
+    closed = ta.set_status(store.uow(), status=TicketStatus.CLOSED, **args)
+    assert closed.ticket.resolved_at == clock.now()
+    assert ActionStatus.PENDING not in _sla_rows(store, tid)
+    assert not ta.set_status(store.uow(), status=TicketStatus.CLOSED, **args).applied
+
+    again = ta.set_status(store.uow(), status=TicketStatus.OPEN, **args)
+    assert again.ticket.resolved_at is None
+    changes = [
+        json.loads(e.detail)["to"]
+        for e in store.tables.audit.values()
+        if e.ticket_id == tid and e.action == ta.STATUS_SET
+    ]
+    assert changes == ["pending", "open", "closed", "open"]
+    with pytest.raises(InvalidInput, match="cannot become new"):
+        ta.set_status(store.uow(), status=TicketStatus.NEW, **args)

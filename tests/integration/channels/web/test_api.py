@@ -134,7 +134,7 @@ def test_get_patch_and_note(api: Api) -> None:
         == 403
     )
     assert (
-        api.client.patch(f"/api/tickets/{ref}", json={"status": "open"}, headers=h).status_code
+        api.client.patch(f"/api/tickets/{ref}", json={"status": None}, headers=h).status_code
         == 422
     )
     assert api.client.patch(f"/api/tickets/{ref}", json={}, headers=h).status_code == 422
@@ -154,6 +154,14 @@ def test_get_patch_and_note(api: Api) -> None:
         f"/api/tickets/{ref}", json={"status": "resolved", "assignee": None}, headers=h
     )
     assert resolved.json()["status"] == "resolved" and resolved.json()["assignee"] is None
+    for status in ("open", "pending", "closed", "open"):
+        moved = api.client.patch(f"/api/tickets/{ref}", json={"status": status}, headers=h)
+        assert moved.status_code == 200 and moved.json()["status"] == status, moved.text
+    back_to_new = api.client.patch(f"/api/tickets/{ref}", json={"status": "new"}, headers=h)
+    assert back_to_new.status_code == 422 and back_to_new.json()["detail"][0]["loc"] == [
+        "body",
+        "status",
+    ]
 
     note = api.client.post(
         f"/api/tickets/{ref}/notes", json={"text": "Called her."}, headers=api.auth("bob")
