@@ -134,8 +134,7 @@ def test_get_patch_and_note(api: Api) -> None:
         == 403
     )
     assert (
-        api.client.patch(f"/api/tickets/{ref}", json={"status": None}, headers=h).status_code
-        == 422
+        api.client.patch(f"/api/tickets/{ref}", json={"status": None}, headers=h).status_code == 422
     )
     assert api.client.patch(f"/api/tickets/{ref}", json={}, headers=h).status_code == 422
     changed = api.client.patch(
