@@ -238,19 +238,7 @@ def set_status(
             return replace(ticket, status=status, sla_paused_at=ticket.sla_paused_at or now), detail
         if status is TicketStatus.CLOSED:
             return replace(ticket, status=status, resolved_at=ticket.resolved_at or now), detail
-        reopened = replace(ticket, status=status, resolved_at=None, sla_paused_at=None)
-        if ticket.sla_paused_at is not None:
-            calendar = sla_target_for(ticket.priority, _tier(uow, ticket), policy=sla).calendar
-            reopened = replace(
-                reopened,
-                resolution_due=resume_sla(
-                    ticket.resolution_due,
-                    paused_at=ticket.sla_paused_at,
-                    resumed_at=max(now, ticket.sla_paused_at),
-                    policy=sla,
-                    calendar=calendar,
-                ),
-            )
+        reopened = replace(_resumed(uow, ticket, now=now, sla=sla), status=status, resolved_at=None)
         sync_sla_actions(uow, reopened, policy=sla)
         return reopened, detail
 
@@ -270,19 +258,9 @@ def wake(uow: UnitOfWork, action: ScheduledAction, *, clock: Clock, sla: SlaPoli
         latest = json.loads(snoozes[-1].detail).get("until") if snoozes else None
         if ticket.status is not TicketStatus.PENDING or latest != until:
             return TicketChange(ticket, applied=False)
-        woken = replace(ticket, status=TicketStatus.OPEN, sla_paused_at=None, updated_at=now)
-        if ticket.sla_paused_at is not None:
-            calendar = sla_target_for(ticket.priority, _tier(uow, ticket), policy=sla).calendar
-            woken = replace(
-                woken,
-                resolution_due=resume_sla(
-                    ticket.resolution_due,
-                    paused_at=ticket.sla_paused_at,
-                    resumed_at=max(now, ticket.sla_paused_at),
-                    policy=sla,
-                    calendar=calendar,
-                ),
-            )
+        woken = replace(
+            _resumed(uow, ticket, now=now, sla=sla), status=TicketStatus.OPEN, updated_at=now
+        )
         uow.tickets.save(woken)
         sync_sla_actions(uow, woken, policy=sla)
         event = _audit(uow, "ticket.woken", SYSTEM_ACTOR, ticket.id, now, {"until": until})
@@ -322,6 +300,22 @@ def _apply(
         event = _audit(uow, action, actor, ticket_id, now, detail)
         uow.commit()
         return TicketChange(changed, applied=True, event_id=event.id)
+
+
+def _resumed(uow: UnitOfWork, ticket: Ticket, *, now: datetime, sla: SlaPolicy) -> Ticket:
+    """The ticket with its SLA clock running again: the time left when it paused is given
+    back from `now` (on the target's calendar)."""
+    if ticket.sla_paused_at is None:
+        return ticket
+    calendar = sla_target_for(ticket.priority, _tier(uow, ticket), policy=sla).calendar
+    due = resume_sla(
+        ticket.resolution_due,
+        paused_at=ticket.sla_paused_at,
+        resumed_at=max(now, ticket.sla_paused_at),
+        policy=sla,
+        calendar=calendar,
+    )
+    return replace(ticket, resolution_due=due, sla_paused_at=None)
 
 
 def _ticket(uow: UnitOfWork, ticket_id: int) -> Ticket:
