@@ -21,12 +21,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from channels.web import schemas
 from channels.web.dashboard import mount_dashboard
-from channels.web.decisions import approve_as, reject_as
+from channels.web.decisions import Deciding, approve_as, reject_as
 from channels.web.metrics import CONTENT_TYPE, render_metrics
 from channels.web.sessions import SessionSettings
 from channels.web.webhooks import WebhookSettings, install_webhooks
 from core import accounts, ticket_actions
-from core.approval import ApprovalPolicy, Identity, Outcome
+from core.approval import Outcome
 from core.digest import compute_figures
 from core.errors import InvalidInput, NotAuthorised, NotFound
 from core.intake import IntakeContext, IntakeResult
@@ -43,7 +43,7 @@ from core.model import (
     User,
 )
 from core.pipeline import TriageInput, run_triage
-from core.ports import Clock, Renderer, UnitOfWork
+from core.ports import Renderer
 from core.queries import load_conversation
 
 
@@ -56,17 +56,9 @@ class WebSettingsView(Protocol):
     def web(self) -> WebKeys: ...
 
 
-class WebServices(Protocol):
+class WebServices(Deciding, Protocol):
     """What the web adapter needs of the composition root (bot.bootstrap.Services)."""
 
-    @property
-    def new_uow(self) -> Callable[[], UnitOfWork]: ...
-    @property
-    def clock(self) -> Clock: ...
-    @property
-    def approval(self) -> ApprovalPolicy: ...
-    @property
-    def identity(self) -> Identity: ...
     @property
     def intake(self) -> IntakeContext: ...
     @property
@@ -80,7 +72,6 @@ class WebServices(Protocol):
 
     def receive(self, msg: InboundMessage) -> IntakeResult: ...
     def retry(self, item_id: int) -> IntakeResult: ...
-    def show_decision(self, draft: Draft) -> None: ...
 
 
 DraftId = Annotated[int, Path(ge=1, le=schemas.DB_INT_MAX)]
