@@ -422,18 +422,6 @@ class FakeActions(_Repo):
             last_error=None,
         )
         return True
-        if existing.status is not ActionStatus.CANCELLED:
-            return False
-        self.t.actions[existing.id] = replace(  # type: ignore[index]
-            existing,
-            status=ActionStatus.PENDING,
-            due_at=action.due_at,
-            payload=action.payload,
-            lease_owner=None,
-            lease_until=None,
-            last_error=None,
-        )
-        return True
 
     def cancel_for_ticket(
         self,
