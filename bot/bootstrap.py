@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from bot.digests import handle_digest
 from bot.rendering import JinjaRenderer
-from bot.scheduler import Kicker
+from bot.scheduler import Kicker, instance_name
 from bot.settings import Settings, resolve_thread_secret
 from bot.training import load_triage_models
 from channels.email.compose import compose_reply
@@ -42,6 +42,7 @@ from core.actions import Handler
 from core.approval import ApprovalPolicy, Identity
 from core.clock import SystemClock
 from core.digest import DIGEST
+from core.drafting import owed
 from core.drafting.fallback import FallbackDrafter
 from core.drafting.gemini import GeminiClient, GeminiConfig
 from core.drafting.knowledge import Retriever
@@ -112,6 +113,7 @@ class Services:
     draft_pool: DraftPool | None = None  # drafting off the intake path, when an LLM drafts
     new_read_uow: Callable[[], UnitOfWork] | None = None  # read-only: no write lock (SQLite)
     warm_up: Callable[[], None] | None = None  # loads the model SDK ahead of the first draft
+    owner: str = field(default_factory=instance_name)  # holds leases on owed drafts
     _regenerating: set[int] = field(default_factory=set, repr=False)  # ticket ids in progress
     _regenerating_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -188,7 +190,9 @@ class Services:
             key = f"{action.idem_key}:regenerate-failed:{now.isoformat()}"
             self.request(replace(action, idem_key=key))
 
-    def _create_draft(self, ticket_id: int) -> Draft:
+    def _create_draft(
+        self, ticket_id: int, *, then: Callable[[UnitOfWork], None] | None = None
+    ) -> Draft:
         return create_draft(
             self.new_uow(),
             ticket_id,
@@ -197,26 +201,37 @@ class Services:
             voice=self.voice,
             retriever=self.retriever,
             read_uow=self.new_read_uow() if self.new_read_uow is not None else None,
+            then=then,
         )
 
-    def _inline_draft(self) -> DraftStep | None:
-        """Drafting for intake to do in its own transaction: the offline drafter answers at
-        once, and a commit per message instead of three transactions halved intake's time;
-        a model (the draft pool) must never be waited for there."""
-        if self.draft_pool is not None:
-            return None
+    def _intake_step(self) -> DraftStep:
+        """What intake does in its own transaction for a message a person must answer. The
+        offline drafter writes the draft there (a commit per message instead of three
+        transactions halved intake's time). A model must never be waited for there, so
+        intake records the draft as owed and the pool makes it after the commit; the owed
+        row lets any instance make it if this one dies first (`core.drafting.owed`)."""
+        return self._draft_inline if self.draft_pool is None else self._owe_draft
 
-        def draft(uow: UnitOfWork, ticket_id: int) -> Draft:
-            return draft_in_transaction(
-                uow,
-                ticket_id,
-                provider=self.drafter,
-                clock=self.clock,
-                voice=self.voice,
-                retriever=self.retriever,
-            )
+    def _draft_inline(self, uow: UnitOfWork, result: IntakeResult) -> Draft:
+        assert result.ticket_id is not None
+        return draft_in_transaction(
+            uow,
+            result.ticket_id,
+            provider=self.drafter,
+            clock=self.clock,
+            voice=self.voice,
+            retriever=self.retriever,
+        )
 
-        return draft
+    def _owe_draft(self, uow: UnitOfWork, result: IntakeResult) -> None:
+        assert result.ticket_id is not None and result.message_id is not None
+        owed.owe(
+            uow,
+            ticket_id=result.ticket_id,
+            message_id=result.message_id,
+            now=self.clock.now(),
+            grace=timedelta(seconds=self.settings.draft_lease_seconds),
+        )
 
     def _draft_and_present(self, ticket_id: int) -> None:
         try:
@@ -228,6 +243,48 @@ class Services:
             self._present(draft)
         except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
             log.exception("presenting failed", extra={"ticket_id": ticket_id})
+
+    def _claim_and_pay(self, key: str) -> None:
+        """The pool's job for a message intake just stored: lease its owed draft and make
+        it, unless another instance already holds or made it."""
+        action = owed.claim(
+            self.new_uow(),
+            key,
+            owner=self.owner,
+            clock=self.clock,
+            lease_seconds=self.settings.draft_lease_seconds,
+        )
+        if action is not None:
+            self._pay(action)
+
+    def _pay(self, action: ScheduledAction) -> None:
+        """Make a leased owed draft and mark it made in the draft's own transaction. A
+        failure leaves the row leased: when the lease runs out, a sweep here or elsewhere
+        tries again."""
+        assert action.ticket_id is not None
+        draft = self._create_draft(
+            action.ticket_id, then=partial(owed.settle, action=action, owner=self.owner)
+        )
+        try:
+            self._present(draft)
+        except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
+            log.exception("presenting failed", extra={"ticket_id": action.ticket_id})
+
+    def draft_overdue(self) -> int:
+        """Run by the ticker: owed drafts whose grace ran out (their drafter died or is far
+        behind) go to this instance's pool, as many as it has idle workers. Returns how many."""
+        if self.draft_pool is None:
+            return 0
+        claimed = owed.claim_due_owed(
+            self.new_uow(),
+            owner=self.owner,
+            clock=self.clock,
+            lease_seconds=self.settings.draft_lease_seconds,
+            limit=self.draft_pool.free_workers(),
+        )
+        for action in claimed:
+            self.draft_pool.submit(partial(self._pay, action), ticket_id=action.ticket_id)
+        return len(claimed)
 
     def on_sent(self, item: OutboxItem) -> None:
         """After delivery: show "sent" on the draft's Slack message and the card."""
@@ -269,7 +326,7 @@ class Services:
         """Intake, then a draft for anything a person must answer. A model drafts after the
         message is committed; offline templates draft inside intake's transaction (one
         commit for both). Either way a drafting failure never loses the message."""
-        result = handle_inbound(self.new_uow(), msg, ctx=self.intake, draft=self._inline_draft())
+        result = handle_inbound(self.new_uow(), msg, ctx=self.intake, draft=self._intake_step())
         self._follow_up(result)
         self._alert_quarantined(result)
         return result
@@ -277,9 +334,7 @@ class Services:
     def receive_many(self, messages: Iterable[InboundMessage]) -> list[IntakeResult]:
         """`receive` for a batch (a mailbox's fetch group): intake commits them together,
         then each one's follow-ups run, which open transactions of their own."""
-        results = handle_batch(
-            self.new_uow(), messages, ctx=self.intake, draft=self._inline_draft()
-        )
+        results = handle_batch(self.new_uow(), messages, ctx=self.intake, draft=self._intake_step())
         for result in results:
             self._follow_up(result)
             self._alert_quarantined(result)
@@ -291,7 +346,7 @@ class Services:
             item_id,
             parse=self.reparse,
             ctx=self.intake,
-            draft=self._inline_draft(),
+            draft=self._intake_step(),
         )
         self._follow_up(result)
         self._alert_quarantined(result)
@@ -387,9 +442,10 @@ class Services:
                 self._present(result.draft)
             except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
                 log.exception("presenting failed", extra={"ticket_id": result.ticket_id})
-        elif self.draft_pool is not None:  # a model drafts: intake does not wait for it
-            ticket_id = result.ticket_id
-            self.draft_pool.submit(lambda: self._draft_and_present(ticket_id), ticket_id=ticket_id)
+        elif self.draft_pool is not None and result.message_id is not None:
+            # A model drafts: intake recorded the draft as owed and does not wait for it.
+            key = owed.owed_key(result.ticket_id, result.message_id)
+            self.draft_pool.submit(partial(self._claim_and_pay, key), ticket_id=result.ticket_id)
         else:  # intake's drafting failed (and logged why): one more try on its own
             self._draft_and_present(result.ticket_id)
 

@@ -52,6 +52,10 @@ def tick(services: Services, *, handlers: Mapping[str, Handler], owner: str) -> 
         clock=services.clock,
         lease_seconds=settings.lease_seconds,
     )
+    try:
+        services.draft_overdue()
+    except Exception:  # owed drafts wait for the next beat; sending must still run
+        log.exception("handing overdue drafts to the pool failed")
     if services.transports:
         deliver_due(
             services.new_uow,

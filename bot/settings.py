@@ -156,6 +156,13 @@ class Settings(BaseSettings):
     slack: SlackConfig | None = None  # no [slack] section: no cards; decide with the CLI
     managers: tuple[Manager, ...] = ()  # [[managers]]: who gets a daily digest, when, how
 
+    @property
+    def draft_lease_seconds(self) -> float:
+        """How long an instance holds an owed draft (`core.drafting.owed`), and how long a
+        stored message waits before another instance may draft it: the model's whole retry
+        budget, plus the lease any claimed work gets for the rate limit and storing."""
+        return self.llm.timeout_seconds * (self.llm.max_retries + 1) + self.scheduler.lease_seconds
+
     @field_validator("mailboxes")
     @classmethod
     def _check_unique_names(cls, boxes: tuple[MailboxConfig, ...]) -> tuple[MailboxConfig, ...]:

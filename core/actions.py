@@ -36,6 +36,10 @@ def sweep(
     instances must respect, and one that runs out before its row's turn makes that row a
     rerun, which for a Slack post means looking in Slack first (`channels.slack.presenter`).
 
+    Only kinds with a handler here are claimed: model drafts (`core.drafting.owed`) are fed
+    to the draft pool by their own sweep, and an instance without Slack leaves Slack posts
+    to one with it, instead of leasing rows it cannot run.
+
     A handler that fails leaves its row pending: the lease expires and a later sweep (here or
     on another instance) retries it, late rather than never. So do the rows left when the
     lease runs out before their turn.
@@ -49,6 +53,7 @@ def sweep(
                 owner=owner,
                 lease_seconds=lease_seconds,
                 limit=min(CLAIM_BATCH, limit - claimed_so_far),
+                kinds=handlers.keys(),  # what this instance cannot run is left to one that can
             )
             uow.commit()
         if not claimed:
@@ -73,12 +78,8 @@ def _run_claimed(
             # now, and two runs of a Slack post would post twice (as `core.outbox` does).
             log.warning("lease ran out before its turn; leaving the action")
             break
-        handler = handlers.get(action.kind)
-        if handler is None:
-            log.warning("no handler for scheduled action kind %r", action.kind)
-            continue
         try:
-            handler(action)
+            handlers[action.kind](action)
         except Exception:
             log.exception("scheduled action failed", extra={"idem_key": action.idem_key})
             continue

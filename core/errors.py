@@ -9,6 +9,8 @@
     │                               whether trying again later can help
     ├── DraftingFailed              a model gave no usable draft (error, timeout, truncated or
     │                               invalid answer); the offline drafter stands in
+    ├── LeaseLost                   another instance took over claimed work whose lease ran
+    │                               out; what this one made is rolled back, not kept twice
     └── MailboxError                (channels.email) an IMAP mailbox cannot be read
         └── MailboxAuthError        the server refused the login or token
 
@@ -53,6 +55,10 @@ class DeliveryFailed(SupportbotError):
     def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class LeaseLost(SupportbotError):
+    pass
 
 
 class DraftingFailed(SupportbotError):

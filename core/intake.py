@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from core.drafting.owed import awaits_draft
 from core.errors import NotFound
 from core.model import (
     AuditEvent,
@@ -66,10 +67,11 @@ class IntakeResult:
     draft: Draft | None = None  # made in intake's transaction, when a `DraftStep` was given
 
 
-DraftStep = Callable[[UnitOfWork, int], Draft]
-"""Writes a draft for a ticket (by id) in the open transaction of the unit of work, without
-committing, so that intake commits a message and its draft together. Only for drafting that
-answers at once (the offline templates): it runs while intake holds the write lock."""
+DraftStep = Callable[[UnitOfWork, IntakeResult], Draft | None]
+"""Runs in intake's open transaction, without committing, for a message a person must
+answer, so the message and what the step writes commit together. Drafting that answers at
+once (the offline templates) writes the draft itself; a model, which runs while intake holds
+no lock, gets a durable promise instead (`core.drafting.owed`) and the step returns None."""
 
 
 def handle_inbound(
@@ -222,7 +224,7 @@ def _decide_with_draft(
         return result
     try:
         with uow.savepoint():  # a failed draft is undone on its own: the message stays
-            made = draft(uow, result.ticket_id)
+            made = draft(uow, result)
     except Exception:
         log.exception("drafting failed", extra={"ticket_id": result.ticket_id})
         return result
@@ -241,7 +243,9 @@ def _decide(
             ticket_id=stored.ticket_id,
             ticket_ref=ticket.ref if ticket else None,
             message_id=stored.id,
-            needs_draft=_awaits_draft(uow, stored),
+            # The process that stored it may have died before drafting (a crash, a
+            # SIGKILL) and its source delivers it again: this delivery makes the draft.
+            needs_draft=awaits_draft(uow, stored),
         )
     if retry_of is None and (held := uow.quarantine.get_by_source_id(key)) is not None:
         return IntakeResult(Disposition.DUPLICATE, quarantine_id=held.id, reason=held.reason)
@@ -261,16 +265,6 @@ def _decide(
     if ticket is not None:
         return _add_followup(uow, msg, ticket, customer, ctx=ctx)
     return _open_ticket(uow, msg, customer, ctx=ctx, is_new_customer=is_new_customer)
-
-
-def _awaits_draft(uow: UnitOfWork, stored: Message) -> bool:
-    """Whether a customer's message has had no draft since it was stored: the process that
-    stored it died before drafting (a crash, a SIGKILL), and its source delivers it again
-    because the cursor had not moved past it. This delivery then makes the draft."""
-    if stored.direction is not Direction.INBOUND or stored.automatic is not None:
-        return False
-    latest = uow.drafts.latest_for_ticket(stored.ticket_id)
-    return latest is None or latest.created_at < stored.created_at
 
 
 def _find_thread(uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext) -> Ticket | None:

@@ -7,7 +7,7 @@ committed together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
@@ -231,9 +231,23 @@ class Actions(Protocol):
         ...
 
     def claim_due(
-        self, *, now: datetime, owner: str, lease_seconds: float, limit: int
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease_seconds: float,
+        limit: int,
+        kinds: Collection[str] | None = None,
     ) -> list[ScheduledAction]:
-        """Lease due pending actions to `owner`; no other owner gets them until the lease ends."""
+        """Lease due pending actions (of these kinds, when given) to `owner`; no other owner
+        gets them until the lease ends."""
+        ...
+
+    def claim(
+        self, idem_key: str, *, now: datetime, owner: str, lease_seconds: float
+    ) -> ScheduledAction | None:
+        """Lease this pending action whether due or not, if no one else holds it; None when
+        it is done, cancelled, absent or leased by another owner (or by `owner` already)."""
         ...
 
     def complete(self, action_id: int, *, owner: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -457,14 +457,32 @@ class FakeActions(_Repo):
         )
 
     def claim_due(
-        self, *, now: datetime, owner: str, lease_seconds: float, limit: int
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease_seconds: float,
+        limit: int,
+        kinds: Collection[str] | None = None,
     ) -> list[ScheduledAction]:
         due = [
             a
             for a in sorted(self.t.actions.values(), key=lambda a: a.due_at)
-            if a.status is ActionStatus.PENDING and a.due_at <= now
+            if a.status is ActionStatus.PENDING
+            and a.due_at <= now
+            and (kinds is None or a.kind in kinds)
         ]
         return _lease(self.t.actions, due, now=now, owner=owner, seconds=lease_seconds, limit=limit)
+
+    def claim(
+        self, idem_key: str, *, now: datetime, owner: str, lease_seconds: float
+    ) -> ScheduledAction | None:
+        found = self.get_by_key(idem_key)
+        pending = [found] if found is not None and found.status is ActionStatus.PENDING else []
+        claimed = _lease(
+            self.t.actions, pending, now=now, owner=owner, seconds=lease_seconds, limit=1
+        )
+        return claimed[0] if claimed else None
 
     def complete(self, action_id: int, *, owner: str) -> bool:
         a = self.t.actions.get(action_id)

@@ -77,6 +77,9 @@ class DraftPool:
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="draft")
         self._limiter = limiter
         self._backoff = backoff_seconds
+        self._concurrency = concurrency
+        self._queued = 0  # submitted and not finished: running or waiting for a worker
+        self._queued_lock = threading.Lock()
 
     def gate(self) -> None:
         """Wait for the rate limit; model clients call it right before each request."""
@@ -84,12 +87,28 @@ class DraftPool:
             self._limiter.acquire()
 
     def submit(self, job: Callable[[], object], *, ticket_id: int | None = None) -> Future[None]:
-        return self._executor.submit(self._run, job, ticket_id)
+        return self._count(self._executor.submit(self._run, job, ticket_id))
 
     def call(self, job: Callable[[], T]) -> Future[T]:
         """Run `job` in the pool; its result or exception is the future's (the caller handles
         failures, unlike `submit`)."""
-        return self._executor.submit(job)
+        return self._count(self._executor.submit(job))
+
+    def free_workers(self) -> int:
+        """Workers with nothing queued for them: what a sweep may hand over without its
+        leases running down in this pool's queue while other instances sit idle."""
+        with self._queued_lock:
+            return max(0, self._concurrency - self._queued)
+
+    def _count(self, future: Future[T]) -> Future[T]:
+        with self._queued_lock:
+            self._queued += 1
+        future.add_done_callback(self._uncount)
+        return future
+
+    def _uncount(self, _future: Future[T]) -> None:
+        with self._queued_lock:
+            self._queued -= 1
 
     def _run(self, job: Callable[[], object], ticket_id: int | None) -> None:
         try:

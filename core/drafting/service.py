@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.drafting.guards import review
@@ -42,16 +43,24 @@ def create_draft(
     voice: Voice,
     retriever: Retriever | None = None,
     read_uow: UnitOfWork | None = None,
+    then: Callable[[UnitOfWork], None] | None = None,
 ) -> Draft:
     """`read_uow`, if given, serves the reading phase: a read-only unit of work takes no
-    write lock on SQLite, so many drafts being prepared do not queue behind intake."""
+    write lock on SQLite, so many drafts being prepared do not queue behind intake. `then`
+    runs in the transaction that stores the draft, and its exception rolls the draft back
+    (the draft pool settles an owed draft there, see `core.drafting.owed`)."""
     reader = read_uow if read_uow is not None else uow
     with reader:
         ticket, customer, messages = _read(reader, ticket_id)
     request = _request(ticket, customer, messages, voice=voice, retriever=retriever)
     result, flags = _compose(provider, request)
     with uow:
+        # Two drafts of one ticket stored at once (two instances paying owed drafts, or a
+        # Regenerate) would both take the next version number; one waits for the other.
+        uow.lock(f"ticket-drafts:{ticket_id}")
         draft = _store(uow, ticket_id, result, flags=flags, clock=clock)
+        if then is not None:
+            then(uow)
         uow.commit()
     return draft
 

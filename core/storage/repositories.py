@@ -945,7 +945,13 @@ class SqlActions(_Repository):
         return [_record(ScheduledAction, row) for row in rows]
 
     def claim_due(
-        self, *, now: datetime, owner: str, lease_seconds: float, limit: int
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease_seconds: float,
+        limit: int,
+        kinds: Collection[str] | None = None,
     ) -> list[ScheduledAction]:
         """Select due, unleased (or lease-expired) rows and lease them; the caller commits.
 
@@ -955,10 +961,36 @@ class SqlActions(_Repository):
         `BEGIN IMMEDIATE`, so no other writer runs between our SELECT and UPDATE.
         """
         c = t.scheduled_actions.c
+        claimable = [c.status == ActionStatus.PENDING.value, c.due_at <= now]
+        if kinds is not None:
+            claimable.append(c.kind.in_(sorted(kinds)))
+        claimed = self._lease(
+            tuple(claimable), now=now, owner=owner, lease_seconds=lease_seconds, limit=limit
+        )
+        return sorted(claimed, key=lambda action: (action.due_at, action.id or 0))
+
+    def claim(
+        self, idem_key: str, *, now: datetime, owner: str, lease_seconds: float
+    ) -> ScheduledAction | None:
+        c = t.scheduled_actions.c
+        claimable = (c.status == ActionStatus.PENDING.value, c.idem_key == idem_key)
+        claimed = self._lease(claimable, now=now, owner=owner, lease_seconds=lease_seconds)
+        return claimed[0] if claimed else None
+
+    def _lease(
+        self,
+        claimable: tuple[ColumnElement[bool], ...],
+        *,
+        now: datetime,
+        owner: str,
+        lease_seconds: float,
+        limit: int = 1,
+    ) -> list[ScheduledAction]:
+        c = t.scheduled_actions.c
         statement = _lease_statement(
             self._conn,
             t.scheduled_actions,
-            claimable=(c.status == ActionStatus.PENDING.value, c.due_at <= now),
+            claimable=claimable,
             order_by=(c.due_at, c.id),
             now=now,
             owner=owner,
@@ -967,10 +999,7 @@ class SqlActions(_Repository):
         )
         if statement is None:
             return []
-        claimed = [
-            _record(ScheduledAction, row) for row in self._conn.execute(statement).mappings()
-        ]
-        return sorted(claimed, key=lambda action: (action.due_at, action.id or 0))
+        return [_record(ScheduledAction, row) for row in self._conn.execute(statement).mappings()]
 
     def complete(self, action_id: int, *, owner: str) -> bool:
         c = t.scheduled_actions.c

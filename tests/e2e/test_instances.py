@@ -1,14 +1,16 @@
 """Three `supportbot run` processes on one PostgreSQL database, one of them killed with
-SIGKILL halfway: every mail still becomes exactly one ticket or follow-up, every draft is
-posted to Slack once, and every approved reply reaches the SMTP server once (DESIGN §3,
-invariants 1, 2 and 4; README "Several instances").
+SIGKILL halfway: every mail still becomes exactly one ticket or follow-up with exactly one
+model draft, every draft is posted to Slack once, and every approved reply reaches the SMTP
+server once (DESIGN §3, invariants 1, 2 and 4; README "Several instances").
 
 Real processes, so the crash is a real one: the killed instance holds the mailbox lease, its
 IMAP session, claimed scheduled actions and a Socket Mode connection when it dies, and the
 other two must take over from the database alone. Around them: a real Dovecot (the mail is
 appended while the instances run), the Slack stand-in in Socket Mode (the agent's clicks
 arrive as block_actions over the websocket; posts are not paced, the stand-in does not
-rate-limit) and aiosmtpd as the relay. Leases are short (mailbox 10 s, scheduled actions and
+rate-limit), the Gemini stand-in, which every instance's real google-genai client asks for
+the drafts (so drafts the dead instance owed are made by the others, `core.drafting.owed`),
+and aiosmtpd as the relay. Leases are short (mailbox 10 s, scheduled actions and
 outbox rows 15 s) so the takeovers happen within seconds. The mailbox lease must outlast the
 intake of one fetch group (up to 50 mails in one transaction), or the instances take the
 mailbox from one another after every group (2 s: a takeover every few seconds, all
@@ -17,7 +19,8 @@ invariants still held, but slowly).
 Each process writes its log to tmp_path, and the test a progress line every 5 s; on failure
 they are printed. Time goes mostly to intake, which one instance (the mailbox's reader) does
 alone, 25-30 mails/s here: the whole test took 130-155 s on the 2-core machine shared with
-other work (start 10 s, reading 100-120 s, approvals and sends 10-15 s, checks and stop 10 s).
+other work (start 10 s, reading 100-120 s, approvals and sends 10-15 s, checks and stop 10 s),
+and 216 s with model drafting and three other sessions' work on the same cores.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import pytest
 from tests.integration.channels.slack.conftest import AGENT, AGENTS, make_standin
 from tests.integration.conftest import PG_HOST, PG_PORT, fresh_postgres_database
 from tests.servers.dovecot import Dovecot
+from tests.servers.llm import GeminiStandIn
 from tests.servers.smtp import SmtpSink
 from tests.slack_standin import RecordedCall, SlackStandIn
 from tests.support import require
@@ -73,6 +77,8 @@ ACTIONS_DUE = "status = 'pending' AND due_at <= now()"
 OUTBOX_PENDING = "status = 'pending'"
 OUTBOX_SENT = "status = 'sent'"
 PRESENTING = "kind = 'slack.present' AND status <> 'done'"
+OWED = "kind = 'draft.owed' AND status <> 'done'"
+MODEL_TIMEOUT_SECONDS = 5  # with no retries and the action lease: owed drafts' grace, 20 s
 _CARD = re.compile(r"^(T\d+) ")
 _DRAFT = re.compile(r"^Draft v(\d+) for (T\d+)")
 
@@ -246,11 +252,17 @@ class Fleet:
 
 
 def write_instance_config(
-    folder: Path, *, slack: SlackStandIn, database: str, dovecot: Dovecot, sink: SmtpSink
+    folder: Path,
+    *,
+    slack: SlackStandIn,
+    database: str,
+    dovecot: Dovecot,
+    sink: SmtpSink,
+    gemini: GeminiStandIn,
 ) -> Path:
     """One settings file for all instances: the database, the thread secret (several
-    instances must share it), the mailbox, the relay and the Slack stand-in in Socket Mode
-    with the e2e test's channels and approvers; short ticks and leases."""
+    instances must share it), the mailbox, the relay, the model and the Slack stand-in in
+    Socket Mode with the e2e test's channels and approvers; short ticks and leases."""
     config = folder / "supportbot.toml"
     config.write_text(
         f"""
@@ -274,6 +286,13 @@ mode = "socket"
 api_base_url = "{slack.base_url}"
 agents_channel = "{AGENTS}"
 post_interval_seconds = 0
+
+[llm]
+provider = "gemini"
+api_key = "test-key"
+base_url = "{gemini.url}"
+timeout_seconds = {MODEL_TIMEOUT_SECONDS}
+max_retries = 0
 
 [smtp]
 host = "{sink.host}"
@@ -422,8 +441,14 @@ def test_three_instances_one_killed_halfway_lose_and_double_nothing(
         sink = stack.enter_context(SmtpSink())
         db = Database(database_name)
         stack.callback(db.close)
+        gemini = stack.enter_context(GeminiStandIn())
         config = write_instance_config(
-            tmp_path, slack=slack, database=database_name, dovecot=dovecot, sink=sink
+            tmp_path,
+            slack=slack,
+            database=database_name,
+            dovecot=dovecot,
+            sink=sink,
+            gemini=gemini,
         )
         fleet = stack.enter_context(Fleet(config, tmp_path, INSTANCES))
         # The mail arrives while the instances start and work: IDLE wakes the reader, before
@@ -437,6 +462,7 @@ def test_three_instances_one_killed_halfway_lose_and_double_nothing(
         def progress(on: Database = db) -> str:
             return (
                 f"(messages {on.count('messages', INBOUND)}/{MAILS}, drafts {on.count('drafts')}, "
+                f"owed {on.count('scheduled_actions', OWED)}, "
                 f"posts {len(posts_ok(slack))}, "
                 f"actions due {on.count('scheduled_actions', ACTIONS_DUE)}, "
                 f"outbox {on.count('outbox', OUTBOX_PENDING)} pending "
@@ -469,9 +495,14 @@ def test_three_instances_one_killed_halfway_lose_and_double_nothing(
         # -- all mail read, every draft posted ---------------------------------------------
         wait(lambda: db.count("messages", INBOUND) >= MAILS, "all mail read")
         wait(
-            lambda: db.count("drafts") >= MAILS and db.count("scheduled_actions", PRESENTING) == 0,
-            "all drafts posted",
+            lambda: (
+                db.count("drafts") >= MAILS
+                and db.count("scheduled_actions", OWED) == 0
+                and db.count("scheduled_actions", PRESENTING) == 0
+            ),
+            "all drafts made and posted",
         )
+        assert len(gemini.requests) >= MAILS  # the model drafted; the killed asked in vain
 
         # -- an agent approves the latest draft of a sample of the tickets -----------------
         pending = db.rows(

@@ -52,6 +52,46 @@ def test_claim_due_leases_due_pending_actions_in_due_order(
         assert uow.actions.claim_due(now=at(10), owner="w3", lease_seconds=30, limit=10) == []
 
 
+def test_claim_due_takes_only_the_kinds_asked_for(uow_factory: Callable[[], UnitOfWork]) -> None:
+    with uow_factory() as uow:
+        uow.actions.add_if_absent(records.action("post", kind="slack.present", due_at=at(1)))
+        uow.actions.add_if_absent(records.action("owed", kind="draft.owed", due_at=at(2)))
+        uow.commit()
+        claimed = uow.actions.claim_due(
+            now=at(10), owner="w1", lease_seconds=30, limit=5, kinds={"draft.owed"}
+        )
+        uow.commit()
+        assert [a.idem_key for a in claimed] == ["owed"]
+        assert (
+            uow.actions.claim_due(now=at(10), owner="w1", lease_seconds=30, limit=5, kinds=()) == []
+        )
+        post = uow.actions.get_by_key("post")
+        assert post is not None and post.lease_owner is None
+
+
+def test_claim_by_key_leases_a_pending_row_before_it_is_due(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    with uow_factory() as uow:
+        uow.actions.add_if_absent(records.action("k", due_at=at(60)))
+        uow.actions.add_if_absent(records.action("gone", status=ActionStatus.CANCELLED))
+        uow.commit()
+        mine = uow.actions.claim("k", now=at(1), owner="w1", lease_seconds=60)
+        uow.commit()
+        assert mine is not None and mine.lease_owner == "w1" and mine.lease_until == at(2)
+        assert uow.actions.claim("k", now=at(1.5), owner="w2", lease_seconds=60) is None
+        assert uow.actions.claim("k", now=at(1.5), owner="w1", lease_seconds=60) is None
+        assert uow.actions.claim("gone", now=at(1), owner="w1", lease_seconds=60) is None
+        assert uow.actions.claim("absent", now=at(1), owner="w1", lease_seconds=60) is None
+        theirs = uow.actions.claim("k", now=at(2.5), owner="w2", lease_seconds=60)
+        uow.commit()
+        assert theirs is not None and theirs.attempts == 2
+        assert mine.id is not None and not uow.actions.complete(mine.id, owner="w1")
+        assert uow.actions.complete(mine.id, owner="w2")
+        uow.commit()
+        assert uow.actions.claim("k", now=at(100), owner="w3", lease_seconds=60) is None
+
+
 def test_an_expired_lease_can_be_taken_over(uow_factory: Callable[[], UnitOfWork]) -> None:
     with uow_factory() as uow:
         uow.actions.add_if_absent(records.action("k"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.intake import IntakeContext, handle_batch, handle_inbound
+from core.intake import IntakeContext, IntakeResult, handle_batch, handle_inbound
 from core.model import Disposition, Draft, DraftStatus, QuarantineItem, Ticket
 from core.ports import UnitOfWork
 from tests.fakes import FakeStore, FakeUnitOfWork
@@ -25,8 +25,11 @@ def _failing_on_subject(uow: FakeUnitOfWork, subject: str) -> FakeUnitOfWork:
     return uow
 
 
-def _draft(uow: UnitOfWork, ticket_id: int) -> Draft:
-    return uow.drafts.add(Draft(ticket_id=ticket_id, version=1, text="Hello", created_at=NOW))
+def _draft(uow: UnitOfWork, result: IntakeResult) -> Draft:
+    assert result.ticket_id is not None
+    return uow.drafts.add(
+        Draft(ticket_id=result.ticket_id, version=1, text="Hello", created_at=NOW)
+    )
 
 
 def test_a_batch_is_one_commit_and_each_message_gets_its_own_outcome(
@@ -99,8 +102,8 @@ def test_the_draft_is_made_in_the_messages_transaction(
 
 
 def test_a_failing_draft_costs_the_draft_only(store: FakeStore, ctx: IntakeContext) -> None:
-    def broken(uow: UnitOfWork, ticket_id: int) -> Draft:
-        _draft(uow, ticket_id)  # written, then undone with the savepoint
+    def broken(uow: UnitOfWork, result: IntakeResult) -> Draft:
+        _draft(uow, result)  # written, then undone with the savepoint
         raise RuntimeError("template missing")
 
     result = handle_inbound(store.uow(), inbound(), ctx=ctx, draft=broken)

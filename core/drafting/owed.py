@@ -1,0 +1,90 @@
+"""Drafts a model owes: a durable row per customer message, so a crash loses no draft.
+
+A model drafts after intake has committed the message (it must never hold intake's
+transaction), so the process that stored the message may die before the draft exists.
+Intake therefore records, in the message's own transaction, that a draft is owed: a
+scheduled action keyed by ticket and message, due after a grace period. The draft pool
+claims that row (a lease) before it asks the model and marks it done in the transaction that
+stores the draft, so one instance drafts it once. If the process dies first, the row falls
+due and any instance's sweep (`claim_due_owed`) hands it to its own pool. A holder whose
+lease ran out while the model was answering cannot mark it done (`settle` raises
+`LeaseLost`), so its draft is rolled back rather than stored beside the new holder's.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from core.errors import LeaseLost
+from core.model import Direction, Message, ScheduledAction
+from core.ports import Clock, UnitOfWork
+
+OWED = "draft.owed"
+
+
+def owed_key(ticket_id: int, message_id: int) -> str:
+    return f"draft-owed:{ticket_id}:{message_id}"
+
+
+def owe(
+    uow: UnitOfWork, *, ticket_id: int, message_id: int, now: datetime, grace: timedelta
+) -> str:
+    """Record, in the caller's transaction, that this message is owed a draft; a message
+    delivered again keeps its one row. Returns the row's key for the pool to claim."""
+    key = owed_key(ticket_id, message_id)
+    uow.actions.add_if_absent(
+        ScheduledAction(
+            kind=OWED,
+            idem_key=key,
+            due_at=now + grace,
+            ticket_id=ticket_id,
+            payload=json.dumps({"message_id": message_id}),
+        )
+    )
+    return key
+
+
+def claim(
+    uow: UnitOfWork, key: str, *, owner: str, clock: Clock, lease_seconds: float
+) -> ScheduledAction | None:
+    """Lease the owed draft now, due or not: None when it is made or someone holds it."""
+    with uow:
+        action = uow.actions.claim(key, now=clock.now(), owner=owner, lease_seconds=lease_seconds)
+        uow.commit()
+    return action
+
+
+def claim_due_owed(
+    uow: UnitOfWork, *, owner: str, clock: Clock, lease_seconds: float, limit: int
+) -> list[ScheduledAction]:
+    """Lease owed drafts whose grace ran out (their drafter died or is far behind)."""
+    if limit <= 0:
+        return []
+    with uow:
+        claimed = uow.actions.claim_due(
+            now=clock.now(),
+            owner=owner,
+            lease_seconds=lease_seconds,
+            limit=limit,
+            kinds=(OWED,),
+        )
+        uow.commit()
+    return claimed
+
+
+def awaits_draft(uow: UnitOfWork, stored: Message) -> bool:
+    """Whether a customer's message has had no draft since it was stored (intake asks when
+    the message is delivered again: the process that stored it may have died first)."""
+    if stored.direction is not Direction.INBOUND or stored.automatic is not None:
+        return False
+    latest = uow.drafts.latest_for_ticket(stored.ticket_id)
+    return latest is None or latest.created_at < stored.created_at
+
+
+def settle(uow: UnitOfWork, action: ScheduledAction, *, owner: str) -> None:
+    """Mark the owed draft made, in the caller's transaction (the one storing the draft);
+    `LeaseLost` if another instance holds it now, so the caller's draft is rolled back."""
+    assert action.id is not None
+    if not uow.actions.complete(action.id, owner=owner):
+        raise LeaseLost(f"owed draft {action.idem_key} is no longer leased to {owner}")
