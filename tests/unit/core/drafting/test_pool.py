@@ -61,3 +61,22 @@ def test_pool_bounds_concurrency_and_survives_failures() -> None:
     pool.shutdown(wait=True)
     assert all(f.exception() is None for f in futures)
     assert done == 12 and peak == 3
+
+
+def test_free_workers_counts_jobs_running_and_queued_until_they_finish() -> None:
+    pool = DraftPool(concurrency=2)
+    release = threading.Event()
+    try:
+        assert pool.free_workers() == 2
+        futures = [pool.submit(release.wait) for _ in range(3)]  # two run, one waits
+        assert pool.free_workers() == 0
+        release.set()
+        for future in futures:
+            future.result(timeout=5)
+        deadline = time.monotonic() + 5
+        while pool.free_workers() != 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # done-callbacks run just after the result is set
+        assert pool.free_workers() == 2
+    finally:
+        release.set()
+        pool.shutdown()
