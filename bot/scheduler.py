@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -127,6 +128,24 @@ class Kicker:
                 log.exception("kicked sweep failed")
 
 
+SEEN_EVENTS_KEPT = timedelta(days=7)
+"""How long a Slack event id or post intent is remembered: Slack retries an event within the
+hour and a post is rerun about one lease after it was first tried, so a week is ample."""
+
+
+def tidy(services: Services) -> None:
+    """Hourly housekeeping: forget dedupe records no redelivery can need any more."""
+    try:
+        with services.new_uow() as uow:
+            forgotten = uow.events.forget_before(services.clock.now() - SEEN_EVENTS_KEPT)
+            uow.commit()
+    except Exception:
+        log.exception("forgetting old event ids failed")
+        return
+    if forgotten:
+        log.info("forgot %d event ids older than %s", forgotten, SEEN_EVENTS_KEPT)
+
+
 def start_ticker(services: Services, *, handlers: Mapping[str, Handler]) -> BackgroundScheduler:
     owner = instance_name()
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -136,6 +155,16 @@ def start_ticker(services: Services, *, handlers: Mapping[str, Handler]) -> Back
         kwargs={"services": services, "handlers": handlers, "owner": owner},
         seconds=services.settings.scheduler.tick_seconds,
         id="tick",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+    scheduler.add_job(
+        tidy,
+        "interval",
+        kwargs={"services": services},
+        hours=1,
+        id="tidy",
         coalesce=True,
         max_instances=1,
         misfire_grace_time=None,

@@ -347,6 +347,10 @@ class SeenEvents(Protocol):
         where every instance sees it (DESIGN §2 Scale-out)."""
         ...
 
+    def forget_before(self, cutoff: datetime) -> int:
+        """Drop ids recorded before `cutoff`, long after any redelivery; returns how many."""
+        ...
+
 
 class UnitOfWork(Protocol):
     customers: Customers

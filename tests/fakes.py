@@ -629,6 +629,12 @@ class FakeApiTokens(_Repo):
 
 
 class FakeEvents(_Repo):
+    def forget_before(self, cutoff: datetime) -> int:
+        old = [key for key, at in self.t.events.items() if at < cutoff]
+        for key in old:
+            del self.t.events[key]
+        return len(old)
+
     def first_time(self, source: str, event_id: str, *, at: datetime) -> bool:
         if (source, event_id) in self.t.events:
             return False

@@ -1398,6 +1398,10 @@ class SqlPosts(_Repository):
 
 
 class SqlSeenEvents(_Repository):
+    def forget_before(self, cutoff: datetime) -> int:
+        statement = t.seen_events.delete().where(t.seen_events.c.seen_at < cutoff)
+        return int(self._conn.execute(statement).rowcount)
+
     def first_time(self, source: str, event_id: str, *, at: datetime) -> bool:
         """`ON CONFLICT DO NOTHING` on the primary key, like `SqlActions.add_if_absent`: of
         two instances handed the same event, the second's INSERT waits for the first's

@@ -15,6 +15,21 @@ from core.storage.tables import seen_events
 from tests.integration.storage.records import T0, at
 
 
+def test_forgetting_drops_only_ids_seen_before_the_cutoff(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    with uow_factory() as uow:
+        for minute, event_id in enumerate(("Ev01", "Ev02", "Ev03")):
+            uow.events.first_time("slack", event_id, at=at(minute))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.events.forget_before(at(2)) == 2
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.events.first_time("slack", "Ev01", at=at(3))  # forgotten: new again
+        assert not uow.events.first_time("slack", "Ev03", at=at(3))
+
+
 def test_only_the_first_time_is_the_first(uow_factory: Callable[[], UnitOfWork]) -> None:
     with uow_factory() as uow:
         assert uow.events.first_time("slack", "Ev01", at=at(0))
