@@ -191,8 +191,15 @@ class Services:
             self.request(replace(action, idem_key=key))
 
     def _create_draft(
-        self, ticket_id: int, *, then: Callable[[UnitOfWork], None] | None = None
+        self, ticket_id: int, *, then: Callable[[UnitOfWork, Draft], None] | None = None
     ) -> Draft:
+        """A new draft version, with the request to post it in the same transaction."""
+
+        def also(uow: UnitOfWork, draft: Draft) -> None:
+            self._announce(uow, draft)
+            if then is not None:
+                then(uow, draft)
+
         return create_draft(
             self.new_uow(),
             ticket_id,
@@ -201,7 +208,7 @@ class Services:
             voice=self.voice,
             retriever=self.retriever,
             read_uow=self.new_read_uow() if self.new_read_uow is not None else None,
-            then=then,
+            then=also,
         )
 
     def _intake_step(self) -> DraftStep:
@@ -214,7 +221,7 @@ class Services:
 
     def _draft_inline(self, uow: UnitOfWork, result: IntakeResult) -> Draft:
         assert result.ticket_id is not None
-        return draft_in_transaction(
+        draft = draft_in_transaction(
             uow,
             result.ticket_id,
             provider=self.drafter,
@@ -222,6 +229,8 @@ class Services:
             voice=self.voice,
             retriever=self.retriever,
         )
+        self._announce(uow, draft)
+        return draft
 
     def _owe_draft(self, uow: UnitOfWork, result: IntakeResult) -> None:
         assert result.ticket_id is not None and result.message_id is not None
@@ -263,7 +272,8 @@ class Services:
         tries again."""
         assert action.ticket_id is not None
         draft = self._create_draft(
-            action.ticket_id, then=partial(owed.settle, action=action, owner=self.owner)
+            action.ticket_id,
+            then=lambda uow, _draft: owed.settle(uow, action, owner=self.owner),
         )
         try:
             self._present(draft)
@@ -310,16 +320,27 @@ class Services:
             log.exception("presenting failed", extra={"ticket_id": ticket_id})
 
     def _present(self, draft: Draft) -> None:
+        """Have the draft posted now (the request is once per draft: the one its own
+        transaction wrote, when `_announce` did, is not written again)."""
+        if (action := self._present_action(draft)) is not None:
+            self.request(action)
+
+    def _announce(self, uow: UnitOfWork, draft: Draft) -> None:
+        """Request the draft's post in the transaction that stores the draft: a process
+        that dies after that commit leaves the request for any instance to carry out, where
+        one made afterwards would be lost with it and the draft never shown in Slack."""
+        if (action := self._present_action(draft)) is not None:
+            uow.actions.add_if_absent(action)
+
+    def _present_action(self, draft: Draft) -> ScheduledAction | None:
         if self.slack is None or draft.id is None:
-            return
-        self.request(
-            ScheduledAction(
-                kind=PRESENT,
-                idem_key=f"slack-present:draft:{draft.id}",
-                due_at=self.clock.now(),
-                ticket_id=draft.ticket_id,
-                payload=json.dumps({"draft_id": draft.id}),
-            )
+            return None
+        return ScheduledAction(
+            kind=PRESENT,
+            idem_key=f"slack-present:draft:{draft.id}",
+            due_at=self.clock.now(),
+            ticket_id=draft.ticket_id,
+            payload=json.dumps({"draft_id": draft.id}),
         )
 
     def receive(self, msg: InboundMessage) -> IntakeResult:

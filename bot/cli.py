@@ -636,7 +636,7 @@ def run() -> None:
         for config in settings.mailboxes
     ]
     err.print(f"database: {_redact_url(settings.database.url)}", markup=False)
-    err.print("drafting: offline templates (no LLM configured)", markup=False)
+    err.print(f"drafting: {_drafting_status(settings)}", markup=False)
     err.print("scheduler: running (UTC ticker)", markup=False)
     for line in _channel_status(settings):
         if slack is not None and line.startswith("slack:"):
@@ -655,6 +655,15 @@ def run() -> None:
     scheduler.shutdown(wait=True)
     services.close()
     err.print("stopped.", markup=False)
+
+
+def _drafting_status(settings: Settings) -> str:
+    llm = settings.llm
+    if not llm.is_remote:
+        return "offline templates (no LLM configured)"
+    return (
+        f"{llm.provider} {llm.model}, {llm.concurrency} at a time, offline templates when it fails"
+    )
 
 
 def _channel_status(settings: Settings) -> list[str]:

@@ -43,12 +43,13 @@ def create_draft(
     voice: Voice,
     retriever: Retriever | None = None,
     read_uow: UnitOfWork | None = None,
-    then: Callable[[UnitOfWork], None] | None = None,
+    then: Callable[[UnitOfWork, Draft], None] | None = None,
 ) -> Draft:
     """`read_uow`, if given, serves the reading phase: a read-only unit of work takes no
     write lock on SQLite, so many drafts being prepared do not queue behind intake. `then`
-    runs in the transaction that stores the draft, and its exception rolls the draft back
-    (the draft pool settles an owed draft there, see `core.drafting.owed`)."""
+    runs in the transaction that stores the draft, and its exception rolls the draft back:
+    what must not be lost or doubled with the draft goes there (the request to post it,
+    the settling of an owed draft, see `core.drafting.owed`)."""
     reader = read_uow if read_uow is not None else uow
     with reader:
         ticket, customer, messages = _read(reader, ticket_id)
@@ -60,7 +61,7 @@ def create_draft(
         uow.lock(f"ticket-drafts:{ticket_id}")
         draft = _store(uow, ticket_id, result, flags=flags, clock=clock)
         if then is not None:
-            then(uow)
+            then(uow, draft)
         uow.commit()
     return draft
 

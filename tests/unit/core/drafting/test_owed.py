@@ -60,7 +60,7 @@ def _pay(store: FakeStore, action: ScheduledAction, *, owner: str, clock: FixedC
         provider=Model(),
         clock=clock,
         voice=Voice(),
-        then=lambda uow: owed.settle(uow, action, owner=owner),
+        then=lambda uow, _draft: owed.settle(uow, action, owner=owner),
     )
 
 
