@@ -253,32 +253,19 @@ class Services:
         except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
             log.exception("presenting failed", extra={"ticket_id": ticket_id})
 
-    def _claim_and_pay(self, key: str) -> None:
-        """The pool's job for a message intake just stored: lease its owed draft and make
-        it, unless another instance already holds or made it."""
-        action = owed.claim(
-            self.new_uow(),
-            key,
-            owner=self.owner,
-            clock=self.clock,
-            lease_seconds=self.settings.draft_lease_seconds,
-        )
-        if action is not None:
-            self._pay(action)
-
-    def _pay(self, action: ScheduledAction) -> None:
-        """Make a leased owed draft and mark it made in the draft's own transaction. A
-        failure leaves the row leased: when the lease runs out, a sweep here or elsewhere
-        tries again."""
-        assert action.ticket_id is not None
+    def _pay(self, ticket_id: int, key: str) -> None:
+        """Make an owed draft and mark it made in the draft's own transaction, where
+        `LeaseLost` rolls it back if another instance made it or holds it. A failure leaves
+        the row pending: when it falls due (or its lease runs out), a sweep here or
+        elsewhere tries again."""
         draft = self._create_draft(
-            action.ticket_id,
-            then=lambda uow, _draft: owed.settle(uow, action, owner=self.owner),
+            ticket_id,
+            then=lambda uow, _draft: owed.settle(uow, key, owner=self.owner, now=self.clock.now()),
         )
         try:
             self._present(draft)
         except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
-            log.exception("presenting failed", extra={"ticket_id": action.ticket_id})
+            log.exception("presenting failed", extra={"ticket_id": ticket_id})
 
     def draft_overdue(self) -> int:
         """Run by the ticker: owed drafts whose grace ran out (their drafter died or is far
@@ -293,7 +280,9 @@ class Services:
             limit=self.draft_pool.free_workers(),
         )
         for action in claimed:
-            self.draft_pool.submit(partial(self._pay, action), ticket_id=action.ticket_id)
+            assert action.ticket_id is not None
+            job = partial(self._pay, action.ticket_id, action.idem_key)
+            self.draft_pool.submit(job, ticket_id=action.ticket_id)
         return len(claimed)
 
     def on_sent(self, item: OutboxItem) -> None:
@@ -466,7 +455,8 @@ class Services:
         elif self.draft_pool is not None and result.message_id is not None:
             # A model drafts: intake recorded the draft as owed and does not wait for it.
             key = owed.owed_key(result.ticket_id, result.message_id)
-            self.draft_pool.submit(partial(self._claim_and_pay, key), ticket_id=result.ticket_id)
+            job = partial(self._pay, result.ticket_id, key)
+            self.draft_pool.submit(job, ticket_id=result.ticket_id)
         else:  # intake's drafting failed (and logged why): one more try on its own
             self._draft_and_present(result.ticket_id)
 

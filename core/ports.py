@@ -243,11 +243,9 @@ class Actions(Protocol):
         gets them until the lease ends."""
         ...
 
-    def claim(
-        self, idem_key: str, *, now: datetime, owner: str, lease_seconds: float
-    ) -> ScheduledAction | None:
-        """Lease this pending action whether due or not, if no one else holds it; None when
-        it is done, cancelled, absent or leased by another owner (or by `owner` already)."""
+    def finish(self, idem_key: str, *, owner: str, now: datetime) -> bool:
+        """Mark this pending action done, due or not, unless another owner's lease on it is
+        still running; False if so, or if it is done, cancelled or absent."""
         ...
 
     def complete(self, action_id: int, *, owner: str) -> bool:

@@ -474,15 +474,15 @@ class FakeActions(_Repo):
         ]
         return _lease(self.t.actions, due, now=now, owner=owner, seconds=lease_seconds, limit=limit)
 
-    def claim(
-        self, idem_key: str, *, now: datetime, owner: str, lease_seconds: float
-    ) -> ScheduledAction | None:
-        found = self.get_by_key(idem_key)
-        pending = [found] if found is not None and found.status is ActionStatus.PENDING else []
-        claimed = _lease(
-            self.t.actions, pending, now=now, owner=owner, seconds=lease_seconds, limit=1
-        )
-        return claimed[0] if claimed else None
+    def finish(self, idem_key: str, *, owner: str, now: datetime) -> bool:
+        a = self.get_by_key(idem_key)
+        if a is None or a.status is not ActionStatus.PENDING:
+            return False
+        is_free = a.lease_until is None or a.lease_until < now
+        if a.lease_owner != owner and not is_free:
+            return False
+        self.t.actions[a.id] = replace(a, status=ActionStatus.DONE)  # type: ignore[index]
+        return True
 
     def complete(self, action_id: int, *, owner: str) -> bool:
         a = self.t.actions.get(action_id)

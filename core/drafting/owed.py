@@ -3,12 +3,13 @@
 A model drafts after intake has committed the message (it must never hold intake's
 transaction), so the process that stored the message may die before the draft exists.
 Intake therefore records, in the message's own transaction, that a draft is owed: a
-scheduled action keyed by ticket and message, due after a grace period. The draft pool
-claims that row (a lease) before it asks the model and marks it done in the transaction that
-stores the draft, so one instance drafts it once. If the process dies first, the row falls
-due and any instance's sweep (`claim_due_owed`) hands it to its own pool. A holder whose
-lease ran out while the model was answering cannot mark it done (`settle` raises
-`LeaseLost`), so its draft is rolled back rather than stored beside the new holder's.
+scheduled action keyed by ticket and message, due after a grace period. The draft pool of
+that process makes the draft and marks the row done (`settle`) in the transaction that
+stores it. If the process dies first, the row falls due and any instance's sweep
+(`claim_due_owed`) leases it and hands it to its own pool. `settle` refuses while another
+instance's lease on the row is running, and once the row is done, so of two drafters of one
+message (the original one, far behind, and a sweeper; or a sweeper whose lease ran out and
+the one that took over) only one keeps its draft: the other's is rolled back (`LeaseLost`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def owe(
     uow: UnitOfWork, *, ticket_id: int, message_id: int, now: datetime, grace: timedelta
 ) -> str:
     """Record, in the caller's transaction, that this message is owed a draft; a message
-    delivered again keeps its one row. Returns the row's key for the pool to claim."""
+    delivered again keeps its one row. Returns the row's key, for `settle`."""
     key = owed_key(ticket_id, message_id)
     uow.actions.add_if_absent(
         ScheduledAction(
@@ -43,16 +44,6 @@ def owe(
         )
     )
     return key
-
-
-def claim(
-    uow: UnitOfWork, key: str, *, owner: str, clock: Clock, lease_seconds: float
-) -> ScheduledAction | None:
-    """Lease the owed draft now, due or not: None when it is made or someone holds it."""
-    with uow:
-        action = uow.actions.claim(key, now=clock.now(), owner=owner, lease_seconds=lease_seconds)
-        uow.commit()
-    return action
 
 
 def claim_due_owed(
@@ -73,6 +64,14 @@ def claim_due_owed(
     return claimed
 
 
+def settle(uow: UnitOfWork, key: str, *, owner: str, now: datetime) -> None:
+    """Mark the owed draft made, in the caller's transaction (the one storing the draft);
+    `LeaseLost` if it is made already or another instance holds it now, so the caller's
+    draft is rolled back."""
+    if not uow.actions.finish(key, owner=owner, now=now):
+        raise LeaseLost(f"owed draft {key} is made or held by another instance, not {owner}")
+
+
 def awaits_draft(uow: UnitOfWork, stored: Message) -> bool:
     """Whether a customer's message has had no draft since it was stored (intake asks when
     the message is delivered again: the process that stored it may have died first)."""
@@ -80,11 +79,3 @@ def awaits_draft(uow: UnitOfWork, stored: Message) -> bool:
         return False
     latest = uow.drafts.latest_for_ticket(stored.ticket_id)
     return latest is None or latest.created_at < stored.created_at
-
-
-def settle(uow: UnitOfWork, action: ScheduledAction, *, owner: str) -> None:
-    """Mark the owed draft made, in the caller's transaction (the one storing the draft);
-    `LeaseLost` if another instance holds it now, so the caller's draft is rolled back."""
-    assert action.id is not None
-    if not uow.actions.complete(action.id, owner=owner):
-        raise LeaseLost(f"owed draft {action.idem_key} is no longer leased to {owner}")

@@ -964,33 +964,10 @@ class SqlActions(_Repository):
         claimable = [c.status == ActionStatus.PENDING.value, c.due_at <= now]
         if kinds is not None:
             claimable.append(c.kind.in_(sorted(kinds)))
-        claimed = self._lease(
-            tuple(claimable), now=now, owner=owner, lease_seconds=lease_seconds, limit=limit
-        )
-        return sorted(claimed, key=lambda action: (action.due_at, action.id or 0))
-
-    def claim(
-        self, idem_key: str, *, now: datetime, owner: str, lease_seconds: float
-    ) -> ScheduledAction | None:
-        c = t.scheduled_actions.c
-        claimable = (c.status == ActionStatus.PENDING.value, c.idem_key == idem_key)
-        claimed = self._lease(claimable, now=now, owner=owner, lease_seconds=lease_seconds)
-        return claimed[0] if claimed else None
-
-    def _lease(
-        self,
-        claimable: tuple[ColumnElement[bool], ...],
-        *,
-        now: datetime,
-        owner: str,
-        lease_seconds: float,
-        limit: int = 1,
-    ) -> list[ScheduledAction]:
-        c = t.scheduled_actions.c
         statement = _lease_statement(
             self._conn,
             t.scheduled_actions,
-            claimable=claimable,
+            claimable=tuple(claimable),
             order_by=(c.due_at, c.id),
             now=now,
             owner=owner,
@@ -999,7 +976,23 @@ class SqlActions(_Repository):
         )
         if statement is None:
             return []
-        return [_record(ScheduledAction, row) for row in self._conn.execute(statement).mappings()]
+        claimed = [
+            _record(ScheduledAction, row) for row in self._conn.execute(statement).mappings()
+        ]
+        return sorted(claimed, key=lambda action: (action.due_at, action.id or 0))
+
+    def finish(self, idem_key: str, *, owner: str, now: datetime) -> bool:
+        c = t.scheduled_actions.c
+        statement = (
+            t.scheduled_actions.update()
+            .where(
+                c.idem_key == idem_key,
+                c.status == ActionStatus.PENDING.value,
+                (c.lease_owner == owner) | _lease_is_free(c.lease_until, now),
+            )
+            .values(status=ActionStatus.DONE.value, done_at=now)
+        )
+        return self._conn.execute(statement).rowcount == 1
 
     def complete(self, action_id: int, *, owner: str) -> bool:
         c = t.scheduled_actions.c

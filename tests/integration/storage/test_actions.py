@@ -69,27 +69,47 @@ def test_claim_due_takes_only_the_kinds_asked_for(uow_factory: Callable[[], Unit
         assert post is not None and post.lease_owner is None
 
 
-def test_claim_by_key_leases_a_pending_row_before_it_is_due(
+def test_finish_marks_done_unless_another_owners_lease_runs(
     uow_factory: Callable[[], UnitOfWork],
 ) -> None:
+    leases = {"free": None, "held": ("w2", 10), "expired": ("w2", 1), "mine": ("w1", 10)}
     with uow_factory() as uow:
-        uow.actions.add_if_absent(records.action("k", due_at=at(60)))
+        for key, lease in leases.items():
+            owner, until = lease if lease else (None, None)
+            uow.actions.add_if_absent(
+                records.action(
+                    key,
+                    due_at=at(60),  # not due: finishing does not wait for that
+                    lease_owner=owner,
+                    lease_until=at(until) if until is not None else None,
+                )
+            )
         uow.actions.add_if_absent(records.action("gone", status=ActionStatus.CANCELLED))
+        uow.actions.add_if_absent(records.action("done", status=ActionStatus.DONE))
         uow.commit()
-        mine = uow.actions.claim("k", now=at(1), owner="w1", lease_seconds=60)
+    with uow_factory() as uow:
+        finished = {
+            key: uow.actions.finish(key, owner="w1", now=at(5))
+            for key in (*leases, "gone", "done", "absent")
+        }
         uow.commit()
-        assert mine is not None and mine.lease_owner == "w1" and mine.lease_until == at(2)
-        assert uow.actions.claim("k", now=at(1.5), owner="w2", lease_seconds=60) is None
-        assert uow.actions.claim("k", now=at(1.5), owner="w1", lease_seconds=60) is None
-        assert uow.actions.claim("gone", now=at(1), owner="w1", lease_seconds=60) is None
-        assert uow.actions.claim("absent", now=at(1), owner="w1", lease_seconds=60) is None
-        theirs = uow.actions.claim("k", now=at(2.5), owner="w2", lease_seconds=60)
-        uow.commit()
-        assert theirs is not None and theirs.attempts == 2
-        assert mine.id is not None and not uow.actions.complete(mine.id, owner="w1")
-        assert uow.actions.complete(mine.id, owner="w2")
-        uow.commit()
-        assert uow.actions.claim("k", now=at(100), owner="w3", lease_seconds=60) is None
+    assert finished == {
+        "free": True,
+        "held": False,
+        "expired": True,
+        "mine": True,
+        "gone": False,
+        "done": False,
+        "absent": False,
+    }
+    with uow_factory() as uow:
+        statuses = {key: uow.actions.get_by_key(key) for key in leases}
+    assert {k: a.status for k, a in statuses.items() if a is not None} == {
+        "free": ActionStatus.DONE,
+        "held": ActionStatus.PENDING,
+        "expired": ActionStatus.DONE,
+        "mine": ActionStatus.DONE,
+    }
 
 
 def test_an_expired_lease_can_be_taken_over(uow_factory: Callable[[], UnitOfWork]) -> None:
