@@ -34,6 +34,7 @@ from channels.slack.config import SlackConfig
 from channels.slack.escalations import Escalator
 from channels.slack.handlers import Desk, refresh_action
 from channels.slack.pacing import Pacer
+from channels.slack.posting import OncePoster
 from channels.slack.presenter import PRESENT, REFRESH, REFRESH_CARD, Presenter, refresh_card_action
 from channels.slack.transport import SlackTransport
 from core import health, sla_actions, ticket_actions
@@ -543,17 +544,18 @@ def _slack(
         return None
     client = make_client(config)
     pacer = Pacer(interval=config.post_interval_seconds)
+    poster = OncePoster(client, new_uow=new_uow, clock=clock, pacer=pacer)
     presenter = Presenter(
-        client, new_uow=new_uow, clock=clock, agents_channel=config.agents_channel, pacer=pacer
+        client, poster, new_uow=new_uow, clock=clock, agents_channel=config.agents_channel
     )
     approvers = Approvers(client, base=approval, group=config.approver_group)
-    alerter = Alerter(client, agents_channel=config.agents_channel, pacer=pacer)
+    alerter = Alerter(poster, agents_channel=config.agents_channel)
     escalator = Escalator(
         client,
+        poster,
         new_uow=new_uow,
         clock=clock,
         agents_channel=config.agents_channel,
-        pacer=pacer,
         mention=settings.escalation.slack_mention,
         manager_dm=settings.escalation.manager_dm,
     )

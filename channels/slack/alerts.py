@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import logging
 
-from slack_sdk import WebClient
-
 from channels.slack import views
 from channels.slack.blocks import Rendered
-from channels.slack.pacing import Pacer
+from channels.slack.posting import OncePoster
 from core import health
 from core.model import ScheduledAction
 
@@ -36,19 +34,28 @@ def render_alert(payload: dict[str, object]) -> Rendered | None:
     return None
 
 
+ALERT_EVENT = "supportbot_alert"  # message metadata of an alert: its idempotency key
+
+
 class Alerter:
-    def __init__(self, client: WebClient, *, agents_channel: str, pacer: Pacer) -> None:
-        self._client = client
+    def __init__(self, poster: OncePoster, *, agents_channel: str) -> None:
+        self._poster = poster
         self._channel = agents_channel
-        self._pacer = pacer
 
     def handle_alert(self, action: ScheduledAction) -> None:
+        """Post the alert once, also when a run died after posting it (`OncePoster`)."""
         rendered = render_alert(json.loads(action.payload))
         if rendered is None:
             log.warning("unknown alert %s", action.idem_key)
             return
-        self._pacer.wait(self._channel)
-        self._client.chat_postMessage(
-            channel=self._channel, text=rendered.text, blocks=rendered.blocks
+        posted = self._poster.post(
+            f"alert:{action.idem_key}",
+            channel=self._channel,
+            thread_ts=None,
+            text=rendered.text,
+            blocks=rendered.blocks,
+            event_type=ALERT_EVENT,
+            payload={"idem_key": action.idem_key},
         )
-        log.info("alert posted", extra={"idem_key": action.idem_key})
+        if not posted.is_found:
+            log.info("alert posted", extra={"idem_key": action.idem_key})

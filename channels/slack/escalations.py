@@ -13,12 +13,14 @@ from collections.abc import Callable
 
 from slack_sdk import WebClient
 
-from channels.slack.pacing import Pacer
+from channels.slack.posting import OncePoster
 from core.model import ChannelPost, PostKind
 from core.ports import Clock, UnitOfWork
 from core.sla_actions import FIRST_RESPONSE, WARN, SlaNotice
 
 log = logging.getLogger(__name__)
+
+SLA_NOTICE = "sla_notice"  # message metadata of a warning or escalation: its idempotency key
 
 
 def escalation_text(notice: SlaNotice, *, mention: str) -> str:
@@ -42,11 +44,11 @@ class Escalator:
     def __init__(
         self,
         client: WebClient,
+        poster: OncePoster,
         *,
         new_uow: Callable[[], UnitOfWork],
         clock: Clock,
         agents_channel: str,
-        pacer: Pacer,
         mention: str = "",
         manager_dm: str = "",
     ) -> None:
@@ -54,7 +56,7 @@ class Escalator:
         self._new_uow = new_uow
         self._clock = clock
         self._channel = agents_channel
-        self._pacer = pacer
+        self._poster = poster
         self._mention = mention
         self._manager_dm = manager_dm
 
@@ -65,27 +67,29 @@ class Escalator:
             posts = uow.posts.list_for_ticket(ticket_id)
         card = next((p for p in posts if p.kind is PostKind.CARD), None)
         text = escalation_text(notice, mention=self._mention)
-        channel = card.channel if card is not None else self._channel
-        self._pacer.wait(channel)
-        response = self._client.chat_postMessage(
-            channel=channel,
+        posted = self._poster.post(
+            f"sla:{notice.idem_key}",
+            channel=card.channel if card is not None else self._channel,
             thread_ts=card.ts if card is not None else None,
             text=text,
-            unfurl_links=False,
-            metadata={"event_type": "sla_notice", "event_payload": {"idem_key": notice.idem_key}},
+            event_type=SLA_NOTICE,
+            payload={"idem_key": notice.idem_key},
         )
         with self._new_uow() as uow:
-            uow.posts.add(
-                ChannelPost(
-                    ticket_id=ticket_id,
-                    kind=PostKind.NOTICE,
-                    channel=str(response["channel"]),
-                    ts=str(response["ts"]),
-                    created_at=self._clock.now(),
+            if uow.posts.find(posted.channel, posted.ts) is None:
+                uow.posts.add(
+                    ChannelPost(
+                        ticket_id=ticket_id,
+                        kind=PostKind.NOTICE,
+                        channel=posted.channel,
+                        ts=posted.ts,
+                        created_at=self._clock.now(),
+                    )
                 )
-            )
             uow.commit()
-        if self._manager_dm and notice.kind != WARN:
-            # A user id as the channel posts in the bot's DM with that user.
+        if self._manager_dm and notice.kind != WARN and not posted.is_found:
+            # A user id as the channel posts in the bot's DM with that user. At least once:
+            # a rerun that found the thread reply takes the DM as sent, and one that died
+            # between the two sends none (the thread reply is the record that counts).
             self._client.chat_postMessage(channel=self._manager_dm, text=text)
         log.info("SLA notice posted", extra={"ticket_id": ticket_id, "idem_key": notice.idem_key})

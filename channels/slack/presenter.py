@@ -13,20 +13,17 @@ keeps the old buttons (libraries.md §3).
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-from typing import Any
 
 from slack_sdk import WebClient
 
 from channels.slack import blocks
-from channels.slack.pacing import Pacer
+from channels.slack.posting import OncePoster
 from core.model import (
     AuditEvent,
     ChannelPost,
@@ -49,8 +46,6 @@ PRESENT = "slack.present"  # a new draft (and whatever else is not shown yet)
 REFRESH = "slack.refresh"  # a draft was decided or sent: update its message and the card
 REFRESH_CARD = "slack.refresh-card"  # the ticket changed (menu, snooze ended): update the card
 POST_EVENT = "supportbot_post"  # message metadata: which ticket, and what the message shows
-POST_INTENT = "slack-post"  # seen-events source: a post about to be made (see `_post`)
-_HISTORY_PAGES = 10  # of 200 messages: how far back a card that may have been posted is sought
 _CARD_CHANGES = frozenset(
     {
         "ticket.reclassified",
@@ -91,17 +86,17 @@ class Presenter:
     def __init__(
         self,
         client: WebClient,
+        poster: OncePoster,
         *,
         new_uow: Callable[[], UnitOfWork],
         clock: Clock,
         agents_channel: str,
-        pacer: Pacer,
     ) -> None:
         self._client = client
         self._new_uow = new_uow
         self._clock = clock
         self._channel = agents_channel
-        self._pacer = pacer
+        self._poster = poster
         self._locks: dict[int, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -224,43 +219,33 @@ class Presenter:
         draft_id: int | None = None,
         message_id: int | None = None,
     ) -> ChannelPost:
-        """Post and record, at most once: Slack has no idempotency key, and a run that dies
-        between Slack's answer and our commit (a SIGKILL, a lost connection) leaves a post
-        unrecorded. So the intent is recorded first, and the post carries its identity as
-        message metadata; a later run that finds the intent but no post looks in Slack
-        before posting (libraries.md §2: make external side effects effectively-once)."""
+        """Post and record, at most once (`channels.slack.posting`): a post whose run died
+        before recording it is found in Slack by its metadata and updated, not made again."""
         payload = {
             "ticket_id": ticket_id,
             "kind": kind.value,
             "draft_id": draft_id or 0,
             "message_id": message_id or 0,
         }
-        found = None
-        if not self._note_intent(":".join(str(value) for value in payload.values())):
-            found = self._find_posted(payload, thread_ts=thread_ts)
-        if found is not None:
+        posted = self._poster.post(
+            ":".join(str(value) for value in payload.values()),
+            channel=self._channel,
+            thread_ts=thread_ts,
+            text=rendered.text,
+            blocks=rendered.blocks,
+            event_type=POST_EVENT,
+            payload=payload,
+        )
+        if posted.is_found:
             log.warning("found an unrecorded %s post in slack", kind.value, extra=payload)
             self._client.chat_update(
-                channel=self._channel, ts=found, text=rendered.text, blocks=rendered.blocks
+                channel=posted.channel, ts=posted.ts, text=rendered.text, blocks=rendered.blocks
             )
-            channel, ts = self._channel, found
-        else:
-            self._pacer.wait(self._channel)
-            response = self._client.chat_postMessage(
-                channel=self._channel,
-                thread_ts=thread_ts,
-                text=rendered.text,
-                blocks=rendered.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata={"event_type": POST_EVENT, "event_payload": payload},
-            )
-            channel, ts = str(response["channel"]), str(response["ts"])
         post = ChannelPost(
             ticket_id=ticket_id,
             kind=kind,
-            channel=channel,
-            ts=ts,
+            channel=posted.channel,
+            ts=posted.ts,
             created_at=self._clock.now(),
             draft_id=draft_id,
             message_id=message_id,
@@ -270,39 +255,6 @@ class Presenter:
             uow.commit()
         log.info("posted %s to slack", kind.value, extra={"ticket_id": ticket_id})
         return post
-
-    def _note_intent(self, key: str) -> bool:
-        """Record that `key` is about to be posted; False when a run recorded it before."""
-        with self._new_uow() as uow:
-            is_first = uow.events.first_time(POST_INTENT, key, at=self._clock.now())
-            uow.commit()
-        return is_first
-
-    def _find_posted(self, payload: dict[str, Any], *, thread_ts: str | None) -> str | None:
-        """The ts of the message whose metadata is `payload`: a card among the channel's
-        newest messages (`_HISTORY_PAGES` pages: a rerun comes about one lease after the
-        post it looks for), anything else in its card's thread. None: never posted."""
-        if thread_ts is None:
-            pages: Iterable[int] = range(_HISTORY_PAGES)
-            list_messages = partial(self._client.conversations_history, channel=self._channel)
-        else:
-            pages = itertools.count()
-            list_messages = partial(
-                self._client.conversations_replies, channel=self._channel, ts=thread_ts
-            )
-        cursor: str | None = None
-        for _ in pages:
-            page = list_messages(include_all_metadata=True, limit=200, cursor=cursor)
-            messages: list[dict[str, Any]] = page.get("messages") or []
-            for message in messages:
-                metadata = message.get("metadata") or {}
-                is_ours = metadata.get("event_type") == POST_EVENT
-                if is_ours and metadata.get("event_payload") == payload:
-                    return str(message["ts"])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None:
-                break
-        return None
 
     def _update(self, post: ChannelPost, rendered: blocks.Rendered) -> None:
         self._client.chat_update(

@@ -24,8 +24,8 @@ from bot.settings import load_settings
 from channels.email.digest_mail import digest_message_id
 from core.digest import digest_actions
 from core.errors import DeliveryFailed
-from core.model import PostKind, ScheduledAction
-from core.sla_actions import BREACH
+from core.model import PostKind, ScheduledAction, Ticket
+from core.sla_actions import BREACH, FIRST_RESPONSE, SlaNotice
 from tests.integration.channels.slack.conftest import (
     AGENT,
     AGENT2,
@@ -142,6 +142,53 @@ def test_a_breach_is_a_thread_reply_mentioning_the_group_once(desk: Desk) -> Non
     with desk.services.new_uow() as uow:
         notices = [p for p in uow.posts.list_for_ticket(ticket_id) if p.kind is PostKind.NOTICE]
     assert [(p.channel, p.ts) for p in notices] == [(channel, reply["ts"])]
+
+
+def test_a_notice_posted_by_a_run_that_died_before_recording_it_is_not_posted_again(
+    desk: Desk,
+) -> None:
+    """The handler's own record (checked before posting) was never written: the escalator
+    is called again for the same key, as the rerun after such a crash does."""
+    ticket_id = desk.mail("Payments fail")
+    channel, card_ts = desk.card(ticket_id)
+    action = _breach(desk, ticket_id)
+    desk.services.run_sla(action)
+    slack = desk.services.slack
+    assert slack is not None
+    with desk.services.new_uow() as uow:
+        [notice_post] = [
+            p for p in uow.posts.list_for_ticket(ticket_id) if p.kind is PostKind.NOTICE
+        ]
+    posted = len(desk.slack.calls("chat.postMessage"))
+    notice = SlaNotice(
+        ticket=_ticket(desk, ticket_id),
+        kind=BREACH,
+        clock=FIRST_RESPONSE,
+        level=1,
+        due=desk.services.clock.now(),
+        idem_key=action.idem_key,
+    )
+
+    slack.escalator.notify(notice)
+
+    assert len(desk.slack.calls("chat.postMessage")) == posted  # neither reply nor DM again
+    assert len(desk.slack.calls("conversations.replies")) >= 1  # it looked in the thread
+    replies = [
+        m
+        for m in desk.slack.workspace.thread(channel, card_ts)[1:]
+        if m.get("metadata", {}).get("event_type") == "sla_notice"
+    ]
+    assert [m["ts"] for m in replies] == [notice_post.ts]
+    with desk.services.new_uow() as uow:
+        notices = [p for p in uow.posts.list_for_ticket(ticket_id) if p.kind is PostKind.NOTICE]
+    assert notices == [notice_post]
+
+
+def _ticket(desk: Desk, ticket_id: int) -> Ticket:
+    with desk.services.new_uow() as uow:
+        ticket = uow.tickets.get(ticket_id)
+    assert ticket is not None
+    return ticket
 
 
 def _digest_action(desk: Desk) -> ScheduledAction:
