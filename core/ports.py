@@ -152,8 +152,12 @@ class Outbox(Protocol):
 
 class Mailboxes(Protocol):
     def get(self, name: str) -> MailboxState | None: ...
-    def save(self, state: MailboxState) -> None:
-        """Insert or replace the row for `state.name`."""
+    def save(
+        self, state: MailboxState, *, owner: str | None = None, now: datetime | None = None
+    ) -> bool:
+        """Insert or replace the row for `state.name`; with `owner` and `now`, only while no
+        other owner's lease on it runs (a reader that lost its lease must not move the
+        cursor back). True when written."""
         ...
 
     def list(self) -> list[MailboxState]: ...

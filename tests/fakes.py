@@ -496,8 +496,15 @@ class FakeMailboxes(_Repo):
     def get(self, name: str) -> MailboxState | None:
         return self.t.mailboxes.get(name)
 
-    def save(self, state: MailboxState) -> None:
+    def save(
+        self, state: MailboxState, *, owner: str | None = None, now: datetime | None = None
+    ) -> bool:
+        held = self.t.mailbox_leases.get(state.name)
+        is_others = held is not None and owner is not None and held[0] != owner
+        if is_others and now is not None and held is not None and held[1] >= now:
+            return False
         self.t.mailboxes[state.name] = state
+        return True
 
     def list(self) -> list[MailboxState]:
         return sorted(self.t.mailboxes.values(), key=lambda m: m.name)

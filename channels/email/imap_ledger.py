@@ -137,9 +137,13 @@ class MailboxLedger:
         )
 
     def _save(self, state: MailboxState) -> None:
+        """Write through, unless another instance took the lease over meanwhile: then its
+        reader owns the row, and a cursor written from here could move it back."""
         with self._new_uow() as uow:
-            uow.mailboxes.save(state)
+            is_saved = uow.mailboxes.save(state, owner=self.owner, now=self.clock.now())
             uow.commit()
+        if not is_saved:
+            raise MailboxLeaseLost(self.name, f"lease taken over by {self.holder_text()}")
         self.state = state
 
     def _try_save(self, state: MailboxState) -> None:
@@ -147,6 +151,8 @@ class MailboxLedger:
         the original error is the one reported."""
         try:
             self._save(state)
+        except MailboxLeaseLost:  # the new reader reports this mailbox's health now
+            self.state = state
         except Exception:
             self.state = state
             log.exception("mailbox %s: could not record health", self.name)

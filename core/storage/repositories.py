@@ -1315,16 +1315,24 @@ class SqlMailboxes(_Repository):
         row = self._conn.execute(query).mappings().first()
         return None if row is None else _record(MailboxState, row)
 
-    def save(self, state: MailboxState) -> None:
-        """One `INSERT … ON CONFLICT (name) DO UPDATE`: no read first, so two pollers saving
-        the same mailbox at once cannot both try to insert it."""
+    def save(
+        self, state: MailboxState, *, owner: str | None = None, now: datetime | None = None
+    ) -> bool:
+        """One `INSERT … ON CONFLICT (name) DO UPDATE [WHERE <lease free or ours>]`: no read
+        first, so two pollers saving the same mailbox at once cannot both try to insert it,
+        and the lease is checked on the row as it is when written."""
+        c = t.mailboxes.c
         values = _values(state)
         insert = _dialect_insert(self._conn, t.mailboxes).values(**values)
+        condition = None
+        if owner is not None and now is not None:
+            condition = (c.lease_owner == owner) | _lease_is_free(c.lease_until, now)
         statement = insert.on_conflict_do_update(
-            index_elements=[t.mailboxes.c.name],
+            index_elements=[c.name],
             set_={name: insert.excluded[name] for name in values if name != "name"},
-        )
-        self._conn.execute(statement)
+            where=condition,
+        ).returning(c.name)  # a returned row: psycopg counted no row for this upsert
+        return self._conn.execute(statement).first() is not None
 
     def list(self) -> builtins.list[MailboxState]:
         query = select(t.mailboxes).order_by(t.mailboxes.c.name)

@@ -115,6 +115,31 @@ def test_saving_the_cursor_leaves_the_lease_alone(uow_factory: Callable[[], Unit
         assert uow.mailboxes.lease_holder("support", now=at(0)) == ("a", at(1))
 
 
+def test_a_reader_that_lost_its_lease_cannot_move_the_cursor(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    with uow_factory() as uow:
+        assert uow.mailboxes.try_lease("support", owner="new", now=at(5), seconds=60)
+        assert uow.mailboxes.save(MailboxState(name="support", last_uid=90), owner="new", now=at(5))
+        uow.commit()
+    with uow_factory() as uow:  # "old" held the lease before, read up to 40, and wakes up
+        assert not uow.mailboxes.save(
+            MailboxState(name="support", last_uid=40), owner="old", now=at(5.5)
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.mailboxes.get("support") == MailboxState(name="support", last_uid=90)
+        # Once the lease has run out, anyone may write, as anyone may take it.
+        assert uow.mailboxes.save(
+            MailboxState(name="support", last_uid=91), owner="old", now=at(6.5)
+        )
+        assert uow.mailboxes.save(MailboxState(name="other", last_uid=1), owner="x", now=at(0))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.mailboxes.get("support") == MailboxState(name="support", last_uid=91)
+        assert uow.mailboxes.get("other") == MailboxState(name="other", last_uid=1)
+
+
 @pytest.mark.parametrize("existing_row", [False, True], ids=["new-row", "expired-row"])
 def test_of_two_instances_racing_for_a_free_lease_exactly_one_wins(
     uow_factory: Callable[[], UnitOfWork], existing_row: bool
