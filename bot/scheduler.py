@@ -146,7 +146,19 @@ def tidy(services: Services) -> None:
         log.info("forgot %d event ids older than %s", forgotten, SEEN_EVENTS_KEPT)
 
 
+class _QuietOverlaps(logging.Filter):
+    """A tick still running when the next one is due is skipped by design (`max_instances=1`,
+    `coalesce`): APScheduler warns about each skip, a line a second on a busy machine."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+_QUIET_OVERLAPS = _QuietOverlaps()  # one instance, so starting twice adds it once
+
+
 def start_ticker(services: Services, *, handlers: Mapping[str, Handler]) -> BackgroundScheduler:
+    logging.getLogger("apscheduler.scheduler").addFilter(_QUIET_OVERLAPS)
     owner = instance_name()
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
