@@ -161,6 +161,11 @@ class DigestFigures:
         return None if self.sla_total == 0 else self.sla_met / self.sla_total
 
     @property
+    def breach_count(self) -> int:
+        """All breaches of the period; `breaches` may list only the first of them."""
+        return self.sla_total - self.sla_met
+
+    @property
     def decisions(self) -> int:
         return self.drafts_approved + self.drafts_edited + self.drafts_rejected
 
@@ -172,7 +177,12 @@ UNHAPPY_LIMIT = 5  # … at most this many
 _OLDEST = "> 7 d"  # the age bucket past the last limit
 
 
-def period_query(start: datetime, end: datetime, *, details: bool = True) -> PeriodQuery:
+DIGEST_BREACHES = 10  # breaches a digest lists; it counts the rest
+
+
+def period_query(
+    start: datetime, end: datetime, *, details: bool = True, breach_limit: int | None = None
+) -> PeriodQuery:
     """The digest's questions about [start, end)."""
     return PeriodQuery(
         start=start,
@@ -184,17 +194,25 @@ def period_query(start: datetime, end: datetime, *, details: bool = True) -> Per
         unhappy_sentiment=UNHAPPY_SENTIMENT,
         unhappy_limit=UNHAPPY_LIMIT,
         details=details,
+        breach_limit=breach_limit,
     )
 
 
 def compute_figures(
-    uow: UnitOfWork, *, start: datetime, end: datetime, details: bool = True
+    uow: UnitOfWork,
+    *,
+    start: datetime,
+    end: datetime,
+    details: bool = True,
+    breach_limit: int | None = None,
 ) -> DigestFigures:
     """The period [start, end): run inside an open unit of work. The database aggregates
     (`Reports.period`): loading the period's tickets took seconds at a million tickets.
     Without `details` the figures list no breaches and no unhappy tickets, for callers that
-    show counts only: a month of a big store has thousands of breaches."""
-    report = uow.reports.period(period_query(start, end, details=details))
+    show counts only: a month of a big store has thousands of breaches; `breach_limit`
+    lists only the first breaches, for callers that show a few."""
+    query = period_query(start, end, details=details, breach_limit=breach_limit)
+    report = uow.reports.period(query)
     decisions = uow.reports.decision_counts(start, end)
     held = len(uow.quarantine.list(status=QuarantineStatus.HELD))
     mailboxes = tuple(
@@ -315,7 +333,11 @@ def summarize(tickets: Iterable[Ticket], query: PeriodQuery) -> PeriodReport:
         resolution_minutes=tuple(_percentile(rt, share) for share in query.shares),
         sla_met=met,
         sla_total=total,
-        breaches=tuple(sorted(breaches, key=lambda b: b.due)) if query.details else (),
+        breaches=(
+            tuple(sorted(breaches, key=lambda b: b.due)[: query.breach_limit])
+            if query.details
+            else ()
+        ),
         top_categories=tuple(categories),
         unhappy=tuple(unhappy) if query.details else (),
     )
@@ -434,7 +456,9 @@ def prepare_digest(
     end = scheduled or now
     zone = ZoneInfo(manager.timezone)
     with new_uow as uow:
-        figures = compute_figures(uow, start=end - timedelta(days=days), end=end)
+        figures = compute_figures(
+            uow, start=end - timedelta(days=days), end=end, breach_limit=DIGEST_BREACHES
+        )
         counts = uow.reports.history(end, days=HISTORY_DAYS, open_statuses=_OPEN)
     history = history_points(counts, zone)
     note = delay_note(manager, scheduled=scheduled, sent=now) if scheduled else None

@@ -482,6 +482,7 @@ class PeriodQuery:
     # breaches are sla_total - sla_met): a month holds thousands of breaches, and the
     # stats need only their number.
     details: bool = True
+    breach_limit: int | None = None  # list only the first this many breaches; None: all
 
 
 @dataclass(frozen=True)

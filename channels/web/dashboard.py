@@ -86,6 +86,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/dashboard"
 PAGE_SIZE = 25
+BREACHES_SHOWN = 20  # on the analytics page, the first by due time; the rest are counted
 TEXT_MAX = 100_000  # as the REST API's draft text
 REASON_MAX = 2000
 _FORM_MAX_BYTES = 512 * 1024
@@ -669,7 +670,9 @@ def build_dashboard(services: DashboardServices) -> FastAPI:
         with services.new_uow() as uow:
             # With details: the page lists SLA breaches and the unhappiest open tickets, which
             # `details=False` (counts only, as /api/stats asks) would leave out.
-            f = compute_figures(uow, start=end - timedelta(days=days), end=end)
+            f = compute_figures(
+                uow, start=end - timedelta(days=days), end=end, breach_limit=BREACHES_SHOWN
+            )
         by_priority = {f"{p} {Priority(p).label}": n for p, n in f.backlog_by_priority.items()}
         decided = {
             "approved": f.drafts_approved,
@@ -692,7 +695,8 @@ def build_dashboard(services: DashboardServices) -> FastAPI:
                 BarChart.of("New tickets by category", f.top_categories),
                 BarChart.of("Draft decisions", decided),
             ],
-            breaches=[BreachRow.of(b, zone=zone) for b in f.breaches[:20]],
+            breaches=[BreachRow.of(b, zone=zone) for b in f.breaches],
+            breach_count=f.breach_count,
             unhappy=[TicketRow.of(t, now=end, zone=zone) for t in f.unhappy],
         )
 

@@ -1091,7 +1091,7 @@ class SqlReports(_Repository):
         breaches: tuple[Breach, ...] = ()
         unhappy: tuple[Ticket, ...] = ()
         if query.details:
-            breaches = self._breaches(alive, within, clocks)
+            breaches = self._breaches(alive, within, clocks, limit=query.breach_limit)
             rows = self._conn.execute(
                 select(t.tickets)
                 .where(alive, still_open, c.sentiment >= query.unhappy_sentiment)
@@ -1120,6 +1120,8 @@ class SqlReports(_Repository):
         alive: ColumnElement[bool],
         within: Callable[[Any], ColumnElement[bool]],
         clocks: Sequence[tuple[str, Any, Any]],
+        *,
+        limit: int | None,
     ) -> tuple[Breach, ...]:
         """Each clock answered late in the period, or due in it and not answered, by due
         time, then by ticket (creation, id), first response before resolution."""
@@ -1140,9 +1142,8 @@ class SqlReports(_Repository):
 
         breaches = union_all(*(breached(n, *clock) for n, clock in enumerate(clocks)))
         listed = breaches.selected_columns
-        rows = self._conn.execute(
-            breaches.order_by(listed.due, listed.created_at, listed.id, listed.clock_order)
-        ).all()
+        ordered = breaches.order_by(listed.due, listed.created_at, listed.id, listed.clock_order)
+        rows = self._conn.execute(ordered if limit is None else ordered.limit(limit)).all()
         return tuple(Breach(row.ref, row.subject, row.clock, row.due, row.at) for row in rows)
 
     def _times(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -195,6 +196,12 @@ def test_period_equals_the_python_reference(
         report = uow.reports.period(query)
     assert report.breaches and report.unhappy and len(report.top_categories) > 1
     assert len(report.breaches) == report.sla_total - report.sla_met
+    limited = replace(query, breach_limit=3)
+    with uow_factory() as uow:
+        first = uow.reports.period(limited)
+        expected = summarize(uow.reports.tickets_alive(query.start, query.end), limited)
+    assert first.breaches == report.breaches[:3] == expected.breaches
+    assert replace(first, breaches=report.breaches) == report  # the counts are the same
 
 
 def test_history_equals_the_python_reference(uow_factory: Callable[[], UnitOfWork]) -> None:
