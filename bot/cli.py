@@ -35,6 +35,7 @@ from core.errors import InvalidInput, NotFound, SupportbotError
 from core.learning.crossval import cross_validate
 from core.learning.targets import Target
 from core.model import (
+    ActionStatus,
     Conversation,
     Disposition,
     Draft,
@@ -524,14 +525,18 @@ def poll(
 
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Health at a glance: each mailbox's last success, error, lag and auth failures, and
-    how many messages wait in the quarantine."""
+    """Health at a glance: each mailbox's last success, error, lag and auth failures, how
+    many messages wait in the quarantine, and how many model drafts are owed (overdue: their
+    drafter died or is far behind, and a running instance will make them)."""
+    from core.drafting.owed import OWED
     from core.storage.migrate import current_revision
 
     services = state.services()
+    now = services.clock.now()
     with services.new_uow() as uow:
         boxes = {b.name: b for b in uow.mailboxes.list()}
         held = len(uow.quarantine.list(status=QuarantineStatus.HELD))
+        owed = uow.actions.list_for_kind(OWED, statuses=[ActionStatus.PENDING])
     configured = [m.name for m in services.settings.mailboxes]
     mailboxes = [
         {
@@ -551,6 +556,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         "database": _redact_url(services.settings.database.url),
         "schema_revision": current_revision(services.settings.database.url),
         "quarantined": held,
+        "drafts_owed": len(owed),
+        "drafts_overdue": sum(1 for action in owed if action.due_at <= now),
         "smtp": "configured" if services.settings.smtp else "off",
         "mailboxes": mailboxes,
     }
@@ -559,6 +566,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         return
     for key in ("database", "schema_revision", "quarantined", "smtp"):
         out.print(f"{key}: {data[key]}", markup=False)
+    out.print(f"drafts owed: {data['drafts_owed']} ({data['drafts_overdue']} overdue)")
     table = Table("mailbox", "last success", "last error", "auth failures", "lag s", "last uid")
     for m in mailboxes:
         table.add_row(

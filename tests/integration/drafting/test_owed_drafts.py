@@ -5,6 +5,7 @@ google-genai client)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,12 +15,17 @@ from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
 from bot.bootstrap import bootstrap
+from bot.cli import app
 from bot.settings import Settings
 from core.clock import FixedClock, SystemClock
 from core.drafting import owed
 from core.model import ActionStatus
 from tests.servers.llm import GeminiStandIn, Reply
+from tests.support import isolate_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 TIMEOUT = 60.0  # the killed drafter's model call would have waited this long
@@ -84,12 +90,28 @@ def _ingest_and_kill(folder: Path, gemini: GeminiStandIn, mail: Path) -> None:
         child.wait()
 
 
+def _status(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """`supportbot status --json` on the test's database."""
+    isolate_settings(
+        monkeypatch,
+        folder,
+        SUPPORTBOT_DATABASE__URL=f"sqlite:///{folder / 'owed.db'}",
+        SUPPORTBOT_BRAND__NAME="Acme",
+    )
+    result = CliRunner().invoke(app, ["status", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
 def test_another_instance_makes_a_killed_drafters_draft_once_after_the_grace(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with GeminiStandIn(default=Reply.json(delay=TIMEOUT)) as gemini:
         killed_at = SystemClock().now()
         _ingest_and_kill(tmp_path, gemini, _mail(tmp_path / "mail.eml"))
+        status = _status(tmp_path, monkeypatch)
+        assert (status["drafts_owed"], status["drafts_overdue"]) == (1, 0)
         gemini.script(Reply.json())  # the model answers at once from now on
         settings = _settings(tmp_path, gemini)
         lease = timedelta(seconds=settings.draft_lease_seconds)
