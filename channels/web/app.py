@@ -246,7 +246,9 @@ def create_app(services: WebServices) -> FastAPI:
         sort: TicketSort = TicketSort.CREATED_AT,
         order: Literal["asc", "desc"] = "desc",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        offset: Annotated[
+            int, Query(ge=0, le=1_000_000, description="matches to skip; not with `cursor`")
+        ] = 0,
         cursor: Annotated[
             str | None,
             Query(
