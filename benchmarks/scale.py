@@ -1,5 +1,37 @@
 """Scale: the REST API's stats and listings and the managers' digest over 1,000,000 tickets.
 
+Figures, 2026-12-07, after cursor paging and the per-request savings (one connection and
+one thread-pool trip per listing, the token and its user in one lookup, no ping of a
+connection used a moment ago: 6 round trips per listing instead of 10), four runs of
+
+    .venv/bin/python benchmarks/scale.py
+
+at load averages 5.4–7.8 (1 min and 5 min, 2 CPUs; other work was running), the data as
+seeded below (seeding took 161 s this time):
+
+                                      run 1     run 2     run 3     run 4     target
+    load average at the start (1/5)   5.6/6.8   6.1/7.8   5.7/7.6   5.6/7.5
+    GET /api/stats?days=30, median    292 ms    207 ms    288 ms    174 ms    ≤ 1 s
+    digest of a day / a week          305/382   202/294   381/342   260/324   ≤ 1 s
+    GET /api/tickets, all 400   p50   18.0 ms   20.0 ms   21.4 ms   16.8 ms
+                                p95   34.8 ms   47.3 ms   42.8 ms   34.0 ms   ≤ 50 ms
+      the 200 filtered alone    p95   37.6 ms   52.0 ms   46.5 ms   34.0 ms
+      the 200 by cursor         p95   28.9 ms   31.3 ms   37.3 ms   33.2 ms
+        p50, first / last third of each walk   18.9/15.7 17.5/18.0 23.1/19.4 17.7/19.3
+      of which in the database  p95   15.5 ms   25.0 ms   18.9 ms   15.0 ms
+
+Before these changes, at load 4.2, the 200 filtered requests: p50 23.9 ms, p95 48.6 ms
+(database p95 23.8 ms). Cursor pages 25 deep cost what the first page does; offset pages
+1,000–10,000 deep (50–77 ms) and text searches for common words are the filtered mix's
+tail, and one request, a text search with a category that together match nothing (270–425
+ms), its maximum. Much of each figure is the in-process test client (two threads handing the
+request over): the app alone, called over ASGI with no client, four alternating runs of
+400 listings each at load 4.8–5.4, spent 3.7–5.4 ms of CPU per request (4.8–7.5 before
+these changes) and answered in p50 7.3–10.2 ms, p95 15.3–21.5 ms (before: 9.1–20.0 and
+16.0–36.3 ms).
+
+Figures, 2026-11-23 (before the cursor), kept for comparison:
+
 Figures, 2026-11-23: PostgreSQL 15 with its default settings on the same 2-CPU machine as
 everything else (load average 4.2–4.5 during both runs: other work was running), the data
 seeded by this script (1,000,000 tickets, 2,211,442 messages, 1,047,641 drafts, 1,046,833
@@ -39,8 +71,9 @@ FastAPI app (`TestClient`, an API token issued by `core.accounts`):
     the 14-day history and the rendering) for a manager's day and week, and within it the
     `compute_figures` part alone;
   - `--requests` filtered `GET /api/tickets` pages mixing status, priority, category,
-    assignee, customer, text search, sorting and deep-ish offsets: p50/p95/max overall and
-    per kind.
+    assignee, customer, text search, sorting and deep-ish offsets, then `--walks` clients
+    each reading `--walk-pages` pages by cursor (every page asked with the `next_cursor` of
+    the one before): p50/p95/max overall, per kind, and by depth of the walk.
 
 Targets: stats and digest ≤ 1 s, listing p95 ≤ 50 ms. With `--explain`, every statement of a
 request or digest over its target that took more than `--explain-min-ms` is shown with its
@@ -67,7 +100,8 @@ references consistent). The seeded count and `SEED_VERSION` are kept in the data
 comment: a rerun with the same count reuses the data (and only migrates it to head), a
 different count or `--fresh` drops and re-creates the database.
 
-    .venv/bin/python benchmarks/scale.py [--tickets 1000000] [--requests 200] [--fresh]
+    .venv/bin/python benchmarks/scale.py [--tickets 1000000] [--requests 200] [--walks 8]
+        [--walk-pages 25] [--fresh]
         [--dsn postgresql://postgres@127.0.0.1:5432/supportbot_scale] [--explain]
 """
 
