@@ -2,7 +2,8 @@
 
 Figures, 2026-12-07, after cursor paging and the per-request savings (one connection and
 one thread-pool trip per listing, the token and its user in one lookup, no ping of a
-connection used a moment ago: 6 round trips per listing instead of 10), four runs of
+connection used a moment ago: 5 round trips per listing, 6 after an idle pause, instead
+of 10), four runs of
 
     .venv/bin/python benchmarks/scale.py
 

@@ -126,7 +126,7 @@ class _Api:
         and the schema fuzzing rather than validated again on every request."""
         with self.services.new_uow() as uow:
             user_of(uow, credentials, clock=self.services.clock)
-            if cursor is not None:
+            if cursor:  # an empty one, as `cursor=` on a first page, is none
                 query = replace(query, after=_position(cursor, query))
             page = uow.tickets.search(query)
         following = None if page.next is None else cursors.encode_cursor(page.next)
@@ -254,7 +254,7 @@ def create_app(services: WebServices) -> FastAPI:
             Query(
                 max_length=cursors.MAX_LENGTH,
                 description="`next_cursor` of the previous page (same filters, sort and "
-                "order); not with `offset`",
+                "order); not with `offset`; empty or absent: the first page",
             ),
         ] = None,
     ) -> Response:

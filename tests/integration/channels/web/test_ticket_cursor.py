@@ -186,5 +186,7 @@ def test_bad_cursors_are_422_naming_the_cursor(api_on: Api) -> None:
         response = api_on.client.get(f"/api/tickets?{query}&cursor={good}", headers=h)
         assert response.status_code == 422, query
         assert response.json()["detail"][0]["loc"] == ["query", "cursor"], query
+    first = api_on.client.get("/api/tickets?limit=2&cursor=", headers=h).json()
+    assert first["next_cursor"] == good  # an empty cursor is the first page
     refused = api_on.client.get("/api/tickets?cursor=%25%25", headers={"Authorization": "x"})
     assert refused.status_code == 401  # no token: nothing is said about the cursor
