@@ -71,6 +71,8 @@ class WebServices(Deciding, Protocol):
     def settings(self) -> WebSettingsView: ...
     @property
     def renderer(self) -> Renderer: ...
+    @property
+    def new_autocommit_uow(self) -> Callable[[], UnitOfWork] | None: ...
 
     def receive(self, msg: InboundMessage) -> IntakeResult: ...
     def retry(self, item_id: int) -> IntakeResult: ...
@@ -124,7 +126,10 @@ class _Api:
     def list_page(self, credentials: Credentials, query: TicketQuery, cursor: str | None) -> bytes:
         """The `GET /api/tickets` answer, as JSON: `schemas.TicketList`, checked by its tests
         and the schema fuzzing rather than validated again on every request."""
-        with self.services.new_uow() as uow:
+        # Every statement on its own: the count and the page need no common snapshot (a
+        # ticket arriving between them is in one and not the other, as a moment later).
+        new_uow = self.services.new_autocommit_uow or self.services.new_uow
+        with new_uow() as uow:
             user_of(uow, credentials, clock=self.services.clock)
             if cursor:  # an empty one, as `cursor=` on a first page, is none
                 query = replace(query, after=_position(cursor, query))
