@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    CursorResult,
     Insert,
     RowMapping,
     Select,
@@ -124,6 +125,15 @@ def _record(cls: type[R], row: Mapping[Any, Any], **overrides: Any) -> R:
         for name, convert in _converters(cls)
     }
     return cls(**kwargs)
+
+
+def _records(cls: type[R], result: CursorResult[Any]) -> tuple[R, ...]:
+    """`_record` for every row of `result`, with each field's column position looked up
+    once: a listing of fifty tickets spent a fifth of its Python time finding columns by
+    name, row after row."""
+    position = {name: n for n, name in enumerate(result.keys())}
+    plan = [(name, position[name], convert) for name, convert in _converters(cls)]
+    return tuple(cls(**{name: convert(row[n]) for name, n, convert in plan}) for row in result)
 
 
 def _values(record: DataclassInstance, *, skip: Collection[str] = ("id",)) -> dict[str, Any]:
@@ -407,8 +417,8 @@ class SqlTickets(_Repository):
             .order_by(ordered, tiebreak)
             .limit(rows)
             .offset(query.offset)
-        ).mappings()
-        return tuple(_record(Ticket, row) for row in found)
+        )
+        return _records(Ticket, found)
 
     def _one(self, statement: Any, **params: Any) -> Ticket | None:
         row = self._conn.execute(statement, params).mappings().first()
