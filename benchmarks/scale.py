@@ -25,6 +25,11 @@ with 15 s between some of them, at 1-minute load averages of 3.6–8.3 (5-minute
     target                  p95 ≤ 50                                   ≤ 1 s  ≤ 1 s
     (! missed)
 
+Three more runs after the last change (a listing's rows mapped to tickets by column
+position), at load 1.8–2.0 / 3.0–3.3: listing p50 8.7–9.7 ms, p95 17.3–20.8 ms (filtered
+20.6–23.6, cursor 12.4–13.6, database 9.2–11.4); stats 136–172 ms; digest 170–197 ms a
+day, 172–224 ms a week.
+
 The listing's p95 met its target in 8 of 10 runs. In the two that missed, the load was
 climbing through 7–8 and even cursor pages, 2–3 ms in the database, took p95 ~100 ms:
 the process waited for a CPU, not for its queries. The p50 of cursor pages in the first,
