@@ -75,7 +75,11 @@ from core.ports import Clock, Renderer, UnitOfWork
 from core.storage.engine import make_engine
 from core.storage.knowledge import SqlKnowledgeBase
 from core.storage.migrate import upgrade
-from core.storage.uow import read_only_uow_factory, unit_of_work_factory
+from core.storage.uow import (
+    autocommit_uow_factory,
+    read_only_uow_factory,
+    unit_of_work_factory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +117,8 @@ class Services:
     retriever: Retriever | None = None  # the knowledge base, when [kb] top_k > 0
     draft_pool: DraftPool | None = None  # drafting off the intake path, when an LLM drafts
     new_read_uow: Callable[[], UnitOfWork] | None = None  # read-only: no write lock (SQLite)
+    # Each statement on its own (PostgreSQL): for API listings, two round trips less.
+    new_autocommit_uow: Callable[[], UnitOfWork] | None = None
     warm_up: Callable[[], None] | None = None  # loads the model SDK ahead of the first draft
     owner: str = field(default_factory=instance_name)  # holds leases on owed drafts
     _regenerating: set[int] = field(default_factory=set, repr=False)  # ticket ids in progress
@@ -523,6 +529,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         retriever=retriever,
         draft_pool=draft_pool,
         new_read_uow=read_only_uow_factory(engine),
+        new_autocommit_uow=autocommit_uow_factory(engine),
         warm_up=warm_up,
     )
     handlers[ticket_actions.WAKE] = services.wake  # the kicker shares this dict

@@ -84,19 +84,27 @@ def revoke_token(uow: UnitOfWork, *, token_id: int, actor: str, clock: Clock) ->
 
 def authenticate(uow: UnitOfWork, secret: str, *, clock: Clock) -> User | None:
     """The enabled user owning this live token, or None (unknown, revoked or disabled)."""
+    with uow:
+        return identify(uow, secret, clock=clock)
+
+
+def identify(uow: UnitOfWork, secret: str, *, clock: Clock) -> User | None:
+    """`authenticate` in a unit of work the caller has open, so that a request can go on
+    reading on the connection that checked its token (one checkout, not two). The token
+    is a SHA-256 lookup, never a password hash; its last use is committed at most once a
+    minute."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
+    found = uow.tokens.get_with_owner(hash_token(secret))
+    if found is None:
+        return None
+    token, user = found
+    if token.revoked or token.id is None or user.disabled:
+        return None
     now = clock.now()
-    with uow:
-        token = uow.tokens.get_by_hash(hash_token(secret))
-        if token is None or token.revoked or token.id is None:
-            return None
-        user = uow.users.get(token.user_id)
-        if user is None or user.disabled:
-            return None
-        if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
-            uow.tokens.touch(token.id, at=now)
-            uow.commit()
+    if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
+        uow.tokens.touch(token.id, at=now)
+        uow.commit()
     return user
 
 

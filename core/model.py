@@ -416,6 +416,17 @@ class TicketSort(StrEnum):
 
 
 @dataclass(frozen=True)
+class TicketPosition:
+    """A ticket's place in a listing's order (its sort value, then its id breaking ties), from
+    which the next page goes on: unlike an offset it stays put when tickets are added."""
+
+    sort: TicketSort
+    descending: bool
+    value: datetime | str | None  # the sort column's value; None sorts after every value
+    ticket_id: int
+
+
+@dataclass(frozen=True)
 class TicketQuery:
     """Filters, order and page of a ticket listing; None filters match everything."""
 
@@ -429,6 +440,9 @@ class TicketQuery:
     descending: bool = True
     limit: int = 50
     offset: int = 0
+    # Keyset paging: the page starts right after this place in the same order, so a deep
+    # page costs what the first does (an offset reads and drops every row before it).
+    after: TicketPosition | None = None
     # Counting every match of a broad filter reads every matching row (the whole table for
     # no filter), however small the page: beyond this many the total is a lower bound. The
     # cost of counting this far grows as matches thin out (a text search for a word in one
@@ -443,6 +457,8 @@ class TicketPage:
     # match: then more than `total` match, and `total` is at least the end of this page.
     total: int
     total_exact: bool = True
+    # Where the next page starts, when more tickets follow this page; None on the last.
+    next: TicketPosition | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import Enum
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -39,6 +40,7 @@ from core.model import (
     ScheduledAction,
     Ticket,
     TicketPage,
+    TicketPosition,
     TicketQuery,
     TicketStatus,
     User,
@@ -193,16 +195,37 @@ class FakeTickets(_Repo):
         present = [t for t in rows if getattr(t, key) is not None]
         present.sort(key=lambda t: (getattr(t, key), t.id or 0), reverse=query.descending)
         ordered = present + [t for t in rows if getattr(t, key) is None]
-        page = tuple(ordered[query.offset : query.offset + query.limit])
+        if query.after is not None:
+            ordered = [t for t in ordered if _is_after(t, query)]
+        window = ordered[query.offset : query.offset + query.limit + 1]
+        page = tuple(window[: query.limit])
+        following = None
+        if len(window) > query.limit:
+            value = getattr(page[-1], key)
+            value = value.value if isinstance(value, Enum) else value
+            following = TicketPosition(query.sort, query.descending, value, page[-1].id or 0)
         # The SQL's total: exact up to the count limit or on the last page, else "more than".
         if len(rows) <= query.count_limit:
+            return TicketPage(page, len(rows), next=following)
+        if following is not None:
+            deep = query.count_limit if query.after else query.offset + query.limit
+            return TicketPage(page, max(query.count_limit, deep), False, following)
+        if page and query.after is None:
             return TicketPage(page, len(rows))
-        if len(rows) > query.offset + query.limit:
-            more_than = max(query.count_limit, query.offset + query.limit)
-            return TicketPage(page, more_than, total_exact=False)
-        if page:
-            return TicketPage(page, len(rows))
-        return TicketPage((), query.count_limit, total_exact=False)
+        return TicketPage(page, query.count_limit, total_exact=False)
+
+
+def _is_after(ticket: Ticket, query: TicketQuery) -> bool:
+    """After the query's cursor in its order: by value (NULLs last), then by id."""
+    assert query.after is not None
+    value, place, ticket_id = getattr(ticket, query.sort.value), query.after, ticket.id or 0
+    if place.value is None:
+        later = ticket_id < place.ticket_id if query.descending else ticket_id > place.ticket_id
+        return value is None and later
+    if value is None:
+        return True
+    mine, theirs = (value, ticket_id), (place.value, place.ticket_id)
+    return mine < theirs if query.descending else mine > theirs  # type: ignore[operator]
 
 
 class FakeMessages(_Repo):
@@ -620,6 +643,12 @@ class FakeApiTokens(_Repo):
 
     def get_by_hash(self, token_hash: str) -> ApiToken | None:
         return next((t for t in self.t.tokens.values() if t.token_hash == token_hash), None)
+
+    def get_with_owner(self, token_hash: str) -> tuple[ApiToken, User] | None:
+        token = self.get_by_hash(token_hash)
+        if token is None or token.user_id not in self.t.users:
+            return None
+        return token, self.t.users[token.user_id]
 
     def list_for_user(self, user_id: int) -> list[ApiToken]:
         return [t for t in self.t.tokens.values() if t.user_id == user_id]

@@ -123,17 +123,22 @@ class TicketOut(BaseModel):
 
 class TicketList(BaseModel):
     """One page of tickets. `total` is exact when `total_exact` is true, which it is whenever
-    at most 500 tickets match (the count limit) or the page reaches the last match.
+    at most 500 tickets match (the count limit) or an offset page reaches the last match.
     Otherwise more than `total` tickets match, and `total` is at least 500 and at least
     `offset + limit`: counting every match of a broad filter would read them all (a million
-    rows for no filter) for every page. To page through everything, follow pages until one
-    is shorter than `limit`, or until `total_exact` is true and `offset + limit >= total`.
+    rows for no filter) for every page. `next_cursor` is set when more tickets follow this
+    page: pass it back as `cursor`, with the same filters, `sort` and `order`, for the next
+    page; it is null on the last page. Walking pages by cursor yields every matching ticket
+    once, in order, however deep, at the cost of a first page.
     (Until the count limit came in, `total` was always exact; `total_exact` is new.)"""
 
     total: int
     total_exact: bool
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        description="Opaque: the `cursor` of the next page; null when this page is the last"
+    )
     items: list[TicketOut]
 
 

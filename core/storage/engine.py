@@ -19,11 +19,13 @@ SQLAlchemy would otherwise look for psycopg2, which we do not install.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Execution option for a connection that only reads: on SQLite its transactions begin
@@ -31,9 +33,14 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # committed snapshot). A statement that writes on such a connection may fail with
 # "database is locked" instead of waiting: use it for reads only.
 READ_ONLY = "supportbot_read_only"
+# A pooled server connection unused this long is pinged before use (see _ping_when_idle).
+PING_AFTER_IDLE_S = 10.0
+_IDLE_SINCE = "supportbot_idle_since"
 
 
-def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+def make_engine(
+    url: str | URL, *, echo: bool = False, ping_after_idle_seconds: float = PING_AFTER_IDLE_S
+) -> Engine:
     """An engine for `url`; for a SQLite file, its parent directories are created first."""
     parsed = _normalise(make_url(url))
     if parsed.get_backend_name() == "sqlite":
@@ -41,7 +48,32 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
         engine = create_engine(parsed, echo=echo)
         _configure_sqlite(engine)
         return engine
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    engine = create_engine(parsed, echo=echo)
+    _ping_when_idle(engine, after_seconds=ping_after_idle_seconds)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, *, after_seconds: float) -> None:
+    """Check a pooled server connection before use when it sat idle for `after_seconds`:
+    one that died meanwhile (server restarted, idle connection cut by a firewall) is then
+    replaced instead of failing the request. `pool_pre_ping` would ping on every checkout,
+    a round trip more for each unit of work, and an API request makes one or two."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < after_seconds:
+            return  # new, or used a moment ago
+        try:
+            is_alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(str(exc)) from exc
+        if not is_alive:
+            raise DisconnectionError("the pooled connection did not answer a ping")
 
 
 def is_sqlite(engine_or_connection: Engine | Connection) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
@@ -97,3 +98,41 @@ def test_foreign_keys_are_enforced(uow_factory: Callable[[], UnitOfWork]) -> Non
 def test_engine_fixture_is_migrated(engine: Engine) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM tickets")).scalar() == 0
+
+
+def _pooled_backend_killed(engine: Engine, database_url: str) -> int:
+    """Use a connection, return it to the pool, and end its server process: a restart or
+    a cut connection, as the pool sees it. Returns the process id it had."""
+    with engine.connect() as connection:
+        pid = int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    return pid
+
+
+def test_a_server_connection_that_died_while_idle_is_replaced(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no server connection to lose")
+    engine = make_engine(database_url, ping_after_idle_seconds=0)
+    try:
+        killed = _pooled_backend_killed(engine, database_url)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != killed
+    finally:
+        engine.dispose()
+
+
+def test_a_server_connection_used_a_moment_ago_is_not_pinged(database_url: str) -> None:
+    """The price of pinging only idle connections: one that dies between two uses close
+    together fails its next statement (and the pool then replaces it)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no server connection to lose")
+    engine = make_engine(database_url, ping_after_idle_seconds=60)
+    try:
+        _pooled_backend_killed(engine, database_url)
+        with pytest.raises(OperationalError), engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        engine.dispose()

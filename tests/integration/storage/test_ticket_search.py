@@ -4,6 +4,8 @@ the query's count limit, a lower bound past it), on both backends; and the metri
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Callable
 
 from core.model import Priority, TicketQuery, TicketSort, TicketStatus
@@ -106,3 +108,52 @@ def test_missing_due_times_sort_last_both_ways(uow_factory: Callable[[], UnitOfW
             with uow_factory() as uow:
                 found = uow.tickets.search(query)
             assert " ".join(t.subject for t in found.tickets) == expected
+
+
+def test_pages_by_position_cover_every_match_once_in_order(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    """Both plans (the few matches fetched first, and the indexed order past the count
+    limit, where PostgreSQL reads NULL due times separately), every sort and direction."""
+    with uow_factory() as uow:
+        customer_id = id_of(uow.customers.add(records.customer()))
+        for n in range(11):
+            uow.tickets.add(
+                records.ticket(
+                    customer_id,
+                    subject=f"t{n}",
+                    status=TicketStatus.OPEN if n % 4 else TicketStatus.PENDING,
+                    priority=list(Priority)[n % 3],
+                    created_at=at(n // 3),
+                    updated_at=at(-(n // 2)),
+                    resolution_due=None if n % 3 == 1 else at(n % 2),
+                )
+            )
+        uow.commit()
+        everything = uow.tickets.search(TicketQuery(limit=100)).tickets
+    for count_limit, sort, descending, status in itertools.product(
+        (1000, 1), TicketSort, (True, False), (None, TicketStatus.OPEN)
+    ):
+        wanted = [t for t in everything if status is None or t.status is status]
+        value = sort.value
+        present = sorted(
+            (t for t in wanted if getattr(t, value) is not None),
+            key=lambda t: (getattr(t, value), id_of(t)),
+            reverse=descending,
+        )
+        absent = sorted(
+            (t for t in wanted if getattr(t, value) is None), key=id_of, reverse=descending
+        )
+        query = TicketQuery(
+            status=status, sort=sort, descending=descending, limit=2, count_limit=count_limit
+        )
+        walked: list[str] = []
+        for _ in range(20):
+            with uow_factory() as uow:
+                found = uow.tickets.search(query)
+            walked.extend(t.subject for t in found.tickets)
+            if found.next is None:
+                break
+            query = dataclasses.replace(query, after=found.next)
+        case = (count_limit, sort, descending, status)
+        assert walked == [t.subject for t in present + absent], case

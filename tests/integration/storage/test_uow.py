@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from core.ports import UnitOfWork
 from core.storage import SqlUnitOfWork
+from core.storage.uow import autocommit_uow_factory
 from tests.integration.storage import records
 
 
@@ -62,3 +63,19 @@ def test_use_outside_a_with_block_is_an_error(engine: Engine) -> None:
         uow.customers.get(1)
     with uow, pytest.raises(RuntimeError, match="already in use"):
         uow.__enter__()
+
+
+def test_an_autocommit_unit_of_work_lets_each_statement_stand_alone(
+    engine: Engine, uow_factory: Callable[[], UnitOfWork]
+) -> None:
+    """On PostgreSQL a statement needs no commit (and costs no BEGIN/ROLLBACK round trips);
+    on SQLite it is an ordinary unit of work, rolled back unless committed."""
+    is_postgresql = engine.dialect.name == "postgresql"
+    with autocommit_uow_factory(engine)() as uow:
+        uow.customers.add(records.customer())
+        if is_postgresql:  # (SQLite's other unit would wait for this one's write lock)
+            with uow_factory() as other:
+                assert other.customers.get_by_email("ada@example.test") is not None
+    with uow_factory() as other:
+        kept = other.customers.get_by_email("ada@example.test")
+    assert (kept is not None) == is_postgresql
