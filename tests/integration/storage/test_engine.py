@@ -100,6 +100,12 @@ def test_engine_fixture_is_migrated(engine: Engine) -> None:
         assert connection.execute(text("SELECT count(*) FROM tickets")).scalar() == 0
 
 
+# SQLite has no server connection to lose.
+ONLY_POSTGRESQL = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
 def _pooled_backend_killed(engine: Engine, database_url: str) -> int:
     """Use a connection, return it to the pool, and end its server process: a restart or
     a cut connection, as the pool sees it. Returns the process id it had."""
@@ -110,9 +116,8 @@ def _pooled_backend_killed(engine: Engine, database_url: str) -> int:
     return pid
 
 
+@ONLY_POSTGRESQL
 def test_a_server_connection_that_died_while_idle_is_replaced(database_url: str) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite has no server connection to lose")
     engine = make_engine(database_url, ping_after_idle_seconds=0)
     try:
         killed = _pooled_backend_killed(engine, database_url)
@@ -122,11 +127,10 @@ def test_a_server_connection_that_died_while_idle_is_replaced(database_url: str)
         engine.dispose()
 
 
+@ONLY_POSTGRESQL
 def test_a_server_connection_used_a_moment_ago_is_not_pinged(database_url: str) -> None:
     """The price of pinging only idle connections: one that dies between two uses close
     together fails its next statement (and the pool then replaces it)."""
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite has no server connection to lose")
     engine = make_engine(database_url, ping_after_idle_seconds=60)
     try:
         _pooled_backend_killed(engine, database_url)
