@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from channels.slack.presenter import POST_INTENT, PRESENT
+from channels.slack.actions import PRESENT
+from channels.slack.presenter import POST_INTENT
 from core.model import PostKind, ScheduledAction
 from tests.integration.channels.slack.conftest import Bot
 
