@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -29,6 +29,7 @@ from bot.training import load_triage_models
 from channels.email.compose import compose_reply
 from channels.email.imap_config import MailboxConfig
 from channels.email.parse import parse_email
+from channels.email.parse_pool import ParsePool
 from channels.email.smtp import SmtpTransport
 from channels.slack.actions import (
     PRESENT,
@@ -80,6 +81,7 @@ from core.storage.uow import read_only_uow_factory, unit_of_work_factory
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
+    from channels.email.imap_reading import Receive
     from channels.slack.alerts import Alerter
     from channels.slack.app import SlackConnection
     from channels.slack.approvers import Approvers
@@ -124,6 +126,7 @@ class Services:
     draft_pool: DraftPool | None = None  # drafting off the intake path, when an LLM drafts
     new_read_uow: Callable[[], UnitOfWork] | None = None  # read-only: no write lock (SQLite)
     warm_up: Callable[[], None] | None = None  # loads the model SDK ahead of the first draft
+    parse_pool: ParsePool | None = None  # parser processes, when [intake] parse_workers > 0
     _regenerating: set[int] = field(default_factory=set, repr=False)  # ticket ids in progress
     _regenerating_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -133,6 +136,8 @@ class Services:
             self.draft_pool.shutdown(wait=True)  # drafts in progress are finished and stored
         if self.kicker is not None:
             self.kicker.stop()
+        if self.parse_pool is not None:
+            self.parse_pool.close()
         self.engine.dispose()
 
     def request(self, action: ScheduledAction, *, is_urgent: bool = True) -> None:
@@ -372,6 +377,27 @@ class Services:
             reply_languages=self.settings.intake.reply_languages,
         )
 
+    def parse_emails(self, raws: Sequence[bytes]) -> Iterator[InboundMessage]:
+        """A fetch group parsed in order: by the parser processes when there are any, else
+        here, one at a time as intake asks for them."""
+        if self.parse_pool is not None:
+            return self.parse_pool.parse_all(raws, received_at=self.clock.now())
+        return (self.parse_email(raw) for raw in raws)
+
+    def mail_receiver(self) -> Receive:
+        """What a mailbox reader hands fetched mail to: parse, then intake a group at a time.
+        Starts the parser processes now, so they are ready by the first fetch."""
+        from channels.email.imap import make_receiver
+
+        if self.parse_pool is not None:
+            self.parse_pool.start()
+        return make_receiver(
+            parse=self.parse_email,
+            intake=self.receive,
+            intake_many=self.receive_many,
+            parse_many=self.parse_emails,
+        )
+
     def _follow_up(self, result: IntakeResult) -> None:
         """What a committed new message sets off: the acknowledgement (if enabled) and a
         draft for a person to decide on. Either may fail without losing the message."""
@@ -468,12 +494,26 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         draft_pool=draft_pool,
         new_read_uow=read_only_uow_factory(engine),
         warm_up=warm_up,
+        parse_pool=_parse_pool(settings),
     )
     handlers[ticket_actions.WAKE] = services.wake  # the kicker shares this dict
     handlers[sla_actions.WARN] = services.run_sla
     handlers[sla_actions.BREACH] = services.run_sla
     handlers[DIGEST] = partial(handle_digest, services)
     return services
+
+
+def _parse_pool(settings: Settings) -> ParsePool | None:
+    """Parser processes are started by `Services.mail_receiver` only: most commands read no
+    mailbox, and those that do not must not pay for them."""
+    intake = settings.intake
+    if intake.parse_workers == 0:
+        return None
+    return ParsePool(
+        workers=intake.parse_workers,
+        max_attachment_bytes=intake.max_attachment_bytes,
+        reply_languages=intake.reply_languages,
+    )
 
 
 def _slack(
@@ -530,18 +570,14 @@ def start_mailbox_watcher(
     services: Services, config: MailboxConfig, *, stop: threading.Event, owner: str | None = None
 ) -> threading.Thread:
     """Read one mailbox in its own thread until `stop` is set, as `supportbot run` does."""
-    from channels.email.imap import make_receiver, watch_mailbox
+    from channels.email.imap import watch_mailbox
 
     watcher = threading.Thread(
         target=watch_mailbox,
         args=(config,),
         kwargs={
             "new_uow": services.new_uow,
-            "receive": make_receiver(
-                parse=services.parse_email,
-                intake=services.receive,
-                intake_many=services.receive_many,
-            ),
+            "receive": services.mail_receiver(),
             "clock": services.clock,
             "stop": stop,
             "owner": owner,
