@@ -204,6 +204,9 @@ def run_child(command: list[str], env: dict[str, str], workdir: Path) -> ChildRu
     )
 
 
+PARSE_WORKERS = 0  # [intake] parse_workers of the measured polls; set by --parse-workers
+
+
 def fresh_store(base: Path, name: str, server: Dovecot) -> tuple[dict[str, str], Path]:
     """A directory with an empty store, a secret file and a config naming the mailbox."""
     workdir = base / name
@@ -220,6 +223,7 @@ def fresh_store(base: Path, name: str, server: Dovecot) -> tuple[dict[str, str],
         "SUPPORTBOT_CONFIG": str(config),
         "SUPPORTBOT_DATABASE__URL": f"sqlite:///{workdir / 'bench.db'}",
         "SUPPORTBOT_BRAND__SECRET_FILE": str(workdir / "secret"),
+        "SUPPORTBOT_INTAKE__PARSE_WORKERS": str(PARSE_WORKERS),
     }
     return env, workdir
 
@@ -294,7 +298,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2, help="times to run each measurement")
     parser.add_argument("--profile", type=Path, help="also run poll under cProfile into FILE")
     parser.add_argument("--top", type=int, default=30, help="profile lines to print")
+    parser.add_argument(
+        "--parse-workers",
+        type=int,
+        default=0,
+        help="[intake] parse_workers for poll (default 0, the setting's default)",
+    )
     args = parser.parse_args()
+    global PARSE_WORKERS
+    PARSE_WORKERS = args.parse_workers
     if shutil.which("dovecot") is None:
         parser.error("dovecot is not installed (apt-get install dovecot-imapd)")
 
@@ -319,7 +331,10 @@ def main() -> int:
 
 def measure(server: Dovecot, base: Path, args: argparse.Namespace) -> int:
     count: int = args.count
-    print(f"IMAP intake benchmark: {count} messages, seed {args.seed}, Dovecot on :{server.port}")
+    print(
+        f"IMAP intake benchmark: {count} messages, seed {args.seed}, Dovecot on :{server.port}, "
+        f"poll with parse_workers = {PARSE_WORKERS}, load average {os.getloadavg()[0]:.1f}"
+    )
     generating, appending, generator = load_mail(server, count, args.seed)
     kinds = ", ".join(f"{k} {n}" for k, n in generator.kinds.most_common())
     print(f"load (not measured): generated in {generating:.1f} s, appended in {appending:.1f} s")
@@ -367,6 +382,8 @@ def measure(server: Dovecot, base: Path, args: argparse.Namespace) -> int:
         print(
             f"run {n} (b) poll --once: {poll.seconds:.2f} s → {count / poll.seconds:.0f} msg/s, "
             f"peak RSS {mib(poll.max_rss_kib)}, CPU {poll.cpu_seconds:.2f} s"
+            + (" (not counting the parser processes)" if PARSE_WORKERS else "")
+            + f", load average {os.getloadavg()[0]:.1f}"
         )
         for label, overhead in (("--help", help_run.seconds), ("db upgrade", upgrade_run.seconds)):
             net = poll.seconds - overhead
