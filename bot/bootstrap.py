@@ -378,8 +378,9 @@ class Services:
         )
 
     def parse_emails(self, raws: Sequence[bytes]) -> Iterator[InboundMessage]:
-        """A fetch group parsed in order: by the parser processes when there are any, else
-        here, one at a time as intake asks for them."""
+        """A fetch group parsed in order: by the parser processes when there are any (then
+        the group shares one `received_at`, the moment it is handed over), else here, one at
+        a time as intake asks for them."""
         if self.parse_pool is not None:
             return self.parse_pool.parse_all(raws, received_at=self.clock.now())
         return (self.parse_email(raw) for raw in raws)

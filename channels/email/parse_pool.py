@@ -12,11 +12,14 @@ intake's commit, and `parse_email` never raises (a message it cannot parse comes
 is dropped and the group's remaining messages are parsed in this process, so a message that
 kills a parser fails exactly as it would without the pool.
 
-The workers come from a forkserver, not a plain fork: `supportbot run` reads mailboxes in
-threads, and forking a threaded process can copy a lock some other thread holds. The server
-preloads the parser, so each worker starts with its imports done. A worker is the server's
-child, not ours, and would wait forever for work after we are killed (kill -9 leaves no
-time to stop it), so each one watches our process and exits when it ends.
+One pool serves every mailbox of a process. The workers come from a forkserver, not a plain
+fork: `supportbot run` reads mailboxes in threads, and forking a threaded process can copy a
+lock some other thread holds. The server preloads the parser, so each worker starts with its
+imports done (started as the `supportbot` script, a worker also imports that script's module,
+bot.cli, once: multiprocessing prepares the main module in every child; `python -m bot` is
+spared that). The two processes take about 30 MiB each. A worker is the server's child, not
+ours, and would wait forever for work after we are killed (kill -9 leaves no time to stop
+it), so each one watches our process and exits when it ends.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class ParsePool:
             reply_languages=reply_languages,
         )
         self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()  # `supportbot run` reads each mailbox in a thread
 
     def start(self) -> None:
         """Start the forkserver and the workers in the background (a no-op task), so that
@@ -92,6 +96,10 @@ class ParsePool:
         return sorted(int(pid) for pid in processes)
 
     def _start(self) -> ProcessPoolExecutor:
+        with self._lock:
+            return self._start_locked()
+
+    def _start_locked(self) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["channels.email.parse"])
@@ -104,9 +112,10 @@ class ParsePool:
         return self._executor
 
     def _drop(self, *, wait: bool = False) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=wait, cancel_futures=True)
-            self._executor = None
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=wait, cancel_futures=True)
 
 
 def _parse_one(
