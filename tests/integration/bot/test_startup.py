@@ -70,3 +70,36 @@ def test_a_start_with_slack_configured_loads_the_slack_sdk(
         SUPPORTBOT_SLACK__AGENTS_CHANNEL="C0AGENTS",
     )
     assert "slack_sdk" in _loaded_at_start(env)
+
+
+# A mailbox reader's start: triage's lazily loaded models, before and after the warm-up.
+WARM_UP_PROBE = """
+import json, sys, threading
+from bot.cli import state
+services = state.services()
+before = sorted(set(sys.argv[1:]) & set(sys.modules))
+services.mail_receiver()
+for thread in threading.enumerate():
+    if thread.name == "triage-warm-up":
+        thread.join(60)
+after = sorted(set(sys.argv[1:]) & set(sys.modules))
+services.close()
+print(json.dumps([before, after]))
+"""
+
+
+def test_a_mailbox_reader_loads_triage_models_before_the_first_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = isolate_settings(monkeypatch, tmp_path)
+    models = ["py3langid", "vaderSentiment"]
+    result = subprocess.run(
+        [sys.executable, "-c", WARM_UP_PROBE, *models],
+        cwd=ROOT,
+        env={**_base_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [[], models]
