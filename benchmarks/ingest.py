@@ -10,9 +10,12 @@ printed with each figure, and the CPU-time ratio is the steadier one):
   previous round (profile-guided cuts, the log below), load 2.0-4.8: baseline 398-924 msg/s,
       poll 77-173 msg/s, ratio 0.14-0.21, 5.1-8.7 ms of poll CPU per message, 170 MiB.
   this round (start-up cuts, a deployed install, triage warmed up in a thread), the command
-      above twice, two runs each, load 3.6-7.0: baseline 568 / 794 and 673 / 932 msg/s, poll
-      135 / 114 and 138 / 127 msg/s, ratio 0.238 / 0.144 and 0.205 / 0.137, CPU-time ratio
-      0.168-0.174, 5.3-6.9 ms of poll CPU per message after start-up, peak RSS 152-154 MiB.
+      above three times, two runs each: at load 3.6-7.0, baseline 568 / 794 and 673 / 932
+      msg/s, poll 135 / 114 and 138 / 127 msg/s, ratio 0.238 / 0.144 and 0.205 / 0.137,
+      CPU-time ratio 0.168-0.174; at load 1.9-2.3, baseline 594 / 604, poll 124 / 122,
+      ratio 0.210 / 0.202, CPU-time ratio 0.201 / 0.201. 5.3-7.0 ms of poll CPU per message
+      after start-up, peak RSS 152-154 MiB. (A `--runs 1 --profile` run at load 1.4: 809
+      and 159 msg/s, ratio 0.196.)
       With --parse-workers 1 (load 3.6-3.9): baseline 754 / 574, poll 122 / 121 msg/s,
       ratio 0.161 / 0.210; the poll process's own CPU falls to 5.0-5.6 ms a message, but
       the parser process needs a free core, which this machine rarely has: over 9 more
@@ -40,7 +43,7 @@ printed with each figure, and the CPU-time ratio is the steadier one):
                                            SLA rows, offline draft, audit, commit)
       poll, the rest            ~0.25     (IMAP FETCH, envelopes, lease, cursor: 4 % of the
                                            poll's cProfile)
-      poll, total               4.5-5.7 timed in one process; 5.3-6.9 as the poll child
+      poll, total               4.5-5.7 timed in one process; 5.3-7.0 as the poll child
                                            measured it in the runs above (contention
                                            inflates CPU time too), plus 0.75-0.9 s of
                                            start-up (0.4 ms a message at 2,000)
