@@ -48,12 +48,12 @@ printed with each figure, and the CPU-time ratio is the steadier one):
                                            inflates CPU time too), plus 0.75-0.9 s of
                                            start-up (0.4 ms a message at 2,000)
   0.6 asks for poll's wall time within 1.67 x the baseline's, which took 1.1-1.75 ms a
-  message in these runs: 1.8-2.9 ms a message, start-up included. One core gives 5.7-7.3
+  message in these runs: 1.8-2.9 ms a message, start-up included. One core gives 5.7-7.4
   (ratio 0.15-0.3; measured 0.14-0.24). A perfect split over both cores, with nothing else
-  running, not even Dovecot, would give 3.05-3.85 (ratio 0.29-0.57); but SQLite has one
-  writer, so only parsing (1.0 ms) can move to the other core: 4.7-6.3 (ratio 0.17-0.37),
+  running, not even Dovecot, would give 3.05-3.9 (ratio 0.28-0.57); but SQLite has one
+  writer, so only parsing (1.0 ms) can move to the other core: 4.7-6.4 (ratio 0.17-0.37),
   and only when that core is idle. Reaching 0.6 needs the writing side (triage, storage,
-  drafting, the rest: 4.3-5.9 ms) cut to about 1.4-2.5 ms, 2-3x cheaper. Levers left, with
+  drafting, the rest: 4.3-6.0 ms) cut to about 1.4-2.5 ms, 2-3x cheaper. Levers left, with
   cProfile's estimate: SQLAlchemy Core's own overhead is about a quarter of intake's CPU
   (about 1 ms a message over 22 statements), so driver-level SQL for intake's hot
   statements; the draft re-reads the ticket, customer, messages and latest draft intake just
