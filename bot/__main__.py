@@ -2,4 +2,6 @@
 
 from bot.cli import main
 
-main()
+# Guarded: a multiprocessing forkserver may import the main module of its parent.
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,10 @@
 """The composition root: Settings → storage, policies and providers → one `Services` object.
 
 This is the only module that picks implementations; everything else receives them.
+
+The Slack SDK and Bolt are imported only when `[slack]` is configured (in `_slack`,
+`start_slack`, `_transports`): they are about 0.15 s of every start, and one-shot commands
+such as `poll --once` on a deployment without Slack never use them.
 """
 
 from __future__ import annotations
@@ -8,13 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
-from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.digests import handle_digest
@@ -25,18 +29,16 @@ from bot.training import load_triage_models
 from channels.email.compose import compose_reply
 from channels.email.imap_config import MailboxConfig
 from channels.email.parse import parse_email
+from channels.email.parse_pool import ParsePool
 from channels.email.smtp import SmtpTransport
-from channels.slack.alerts import Alerter
-from channels.slack.app import SlackConnection, build_app
-from channels.slack.approvers import Approvers
-from channels.slack.client import make_client
+from channels.slack.actions import (
+    PRESENT,
+    REFRESH,
+    REFRESH_CARD,
+    refresh_action,
+    refresh_card_action,
+)
 from channels.slack.config import SlackConfig
-from channels.slack.escalations import Escalator
-from channels.slack.handlers import Desk, refresh_action
-from channels.slack.pacing import Pacer
-from channels.slack.posting import OncePoster
-from channels.slack.presenter import PRESENT, REFRESH, REFRESH_CARD, Presenter, refresh_card_action
-from channels.slack.transport import SlackTransport
 from core import health, sla_actions, ticket_actions
 from core.acknowledge import acknowledge
 from core.actions import Handler
@@ -71,6 +73,7 @@ from core.model import (
     ScheduledAction,
 )
 from core.outbox import ReplyTransport, index_transports
+from core.pipeline import warm_up_triage
 from core.ports import Clock, Renderer, UnitOfWork
 from core.storage.engine import make_engine
 from core.storage.knowledge import SqlKnowledgeBase
@@ -80,6 +83,17 @@ from core.storage.uow import (
     read_only_uow_factory,
     unit_of_work_factory,
 )
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from channels.email.imap_reading import Receive
+    from channels.slack.alerts import Alerter
+    from channels.slack.app import SlackConnection
+    from channels.slack.approvers import Approvers
+    from channels.slack.escalations import Escalator
+    from channels.slack.pacing import Pacer
+    from channels.slack.presenter import Presenter
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +135,7 @@ class Services:
     new_autocommit_uow: Callable[[], UnitOfWork] | None = None
     warm_up: Callable[[], None] | None = None  # loads the model SDK ahead of the first draft
     owner: str = field(default_factory=instance_name)  # holds leases on owed drafts
+    parse_pool: ParsePool | None = None  # parser processes, when [intake] parse_workers > 0
     _regenerating: set[int] = field(default_factory=set, repr=False)  # ticket ids in progress
     _regenerating_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -130,6 +145,8 @@ class Services:
             self.draft_pool.shutdown(wait=True)  # drafts in progress are finished and stored
         if self.kicker is not None:
             self.kicker.stop()
+        if self.parse_pool is not None:
+            self.parse_pool.close()
         self.engine.dispose()
 
     def request(self, action: ScheduledAction, *, is_urgent: bool = True) -> None:
@@ -432,12 +449,42 @@ class Services:
             reply_languages=self.settings.intake.reply_languages,
         )
 
+    def parse_emails(self, raws: Sequence[bytes]) -> Iterator[InboundMessage]:
+        """A fetch group parsed in order: by the parser processes when there are any (then
+        the group shares one `received_at`, the moment it is handed over), else here, one at
+        a time as intake asks for them."""
+        if self.parse_pool is not None:
+            return self.parse_pool.parse_all(raws, received_at=self.clock.now())
+        return (self.parse_email(raw) for raw in raws)
+
+    def mail_receiver(self) -> Receive:
+        """What a mailbox reader hands fetched mail to: parse, then intake a group at a time.
+        Starts the parser processes now, so they are ready by the first fetch."""
+        from channels.email.imap import make_receiver
+
+        if self.parse_pool is not None:
+            self.parse_pool.start()
+        threading.Thread(target=self._warm_up_triage, name="triage-warm-up", daemon=True).start()
+        return make_receiver(
+            parse=self.parse_email,
+            intake=self.receive,
+            intake_many=self.receive_many,
+            parse_many=self.parse_emails,
+        )
+
+    def _warm_up_triage(self) -> None:
+        try:
+            warm_up_triage(self.intake.policy, models=self.intake.models)
+        except Exception:  # the first message then loads what is missing, and fails visibly
+            log.exception("warming up triage failed")
+
     def _follow_up(self, result: IntakeResult) -> None:
         """What a committed new message sets off: the acknowledgement (if enabled) and a
         draft for a person to decide on. Either may fail without losing the message."""
         if result.ticket_id is None:
             return
-        if result.disposition is Disposition.NEW_TICKET:
+        # Checked here too: a unit of work costs ~80 µs to make, for every new ticket.
+        if result.disposition is Disposition.NEW_TICKET and self.settings.acknowledge.enabled:
             try:
                 acknowledge(
                     self.new_uow(),
@@ -531,12 +578,26 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         new_read_uow=read_only_uow_factory(engine),
         new_autocommit_uow=autocommit_uow_factory(engine),
         warm_up=warm_up,
+        parse_pool=_parse_pool(settings),
     )
     handlers[ticket_actions.WAKE] = services.wake  # the kicker shares this dict
     handlers[sla_actions.WARN] = services.run_sla
     handlers[sla_actions.BREACH] = services.run_sla
     handlers[DIGEST] = partial(handle_digest, services)
     return services
+
+
+def _parse_pool(settings: Settings) -> ParsePool | None:
+    """Parser processes are started by `Services.mail_receiver` only: most commands read no
+    mailbox, and those that do not must not pay for them."""
+    intake = settings.intake
+    if intake.parse_workers == 0:
+        return None
+    return ParsePool(
+        workers=intake.parse_workers,
+        max_attachment_bytes=intake.max_attachment_bytes,
+        reply_languages=intake.reply_languages,
+    )
 
 
 def _slack(
@@ -549,6 +610,14 @@ def _slack(
 ) -> SlackParts | None:
     if config is None:
         return None
+    from channels.slack.alerts import Alerter
+    from channels.slack.approvers import Approvers
+    from channels.slack.client import make_client
+    from channels.slack.escalations import Escalator
+    from channels.slack.pacing import Pacer
+    from channels.slack.posting import OncePoster
+    from channels.slack.presenter import Presenter
+
     client = make_client(config)
     pacer = Pacer(interval=config.post_interval_seconds)
     poster = OncePoster(client, new_uow=new_uow, clock=clock, pacer=pacer)
@@ -587,18 +656,14 @@ def start_mailbox_watcher(
     services: Services, config: MailboxConfig, *, stop: threading.Event, owner: str | None = None
 ) -> threading.Thread:
     """Read one mailbox in its own thread until `stop` is set, as `supportbot run` does."""
-    from channels.email.imap import make_receiver, watch_mailbox
+    from channels.email.imap import watch_mailbox
 
     watcher = threading.Thread(
         target=watch_mailbox,
         args=(config,),
         kwargs={
             "new_uow": services.new_uow,
-            "receive": make_receiver(
-                parse=services.parse_email,
-                intake=services.receive,
-                intake_many=services.receive_many,
-            ),
+            "receive": services.mail_receiver(),
             "clock": services.clock,
             "stop": stop,
             "owner": owner,
@@ -614,6 +679,9 @@ def start_slack(services: Services) -> SlackRuntime:
     slack = services.slack
     if slack is None:
         raise ValueError("no [slack] section is configured")
+    from channels.slack.app import SlackConnection, build_app
+    from channels.slack.handlers import Desk
+
     desk = Desk(
         config=slack.config,
         new_uow=services.new_uow,
@@ -652,6 +720,8 @@ def _transports(
         )
         transports.append(SmtpTransport(settings.smtp, compose=compose))
     if slack is not None:
+        from channels.slack.transport import SlackTransport
+
         transports.append(SlackTransport(slack.client, pacer=slack.pacer))
     return transports
 

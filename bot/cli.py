@@ -492,28 +492,29 @@ def poll(
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Read new mail from every configured mailbox into tickets."""
-    from channels.email.imap import MailboxError, make_receiver, poll_mailbox
+    from channels.email.imap import MailboxError, poll_mailbox
 
     if not once:
         raise SupportbotError("use `poll --once`; `supportbot run` keeps watching mailboxes")
     services = state.services()
     if not services.settings.mailboxes:
         raise SupportbotError("no mailbox is configured: add a [[mailboxes]] section")
-    receive = make_receiver(
-        parse=services.parse_email, intake=services.receive, intake_many=services.receive_many
-    )
     counts: Counter[Disposition] = Counter()
     failed = []
-    for config in services.settings.mailboxes:
-        try:
-            report = poll_mailbox(
-                config, new_uow=services.new_uow, receive=receive, clock=services.clock
-            )
-        except MailboxError as exc:
-            failed.append(config.name)
-            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-            continue
-        counts.update(report.counts)
+    try:
+        receive = services.mail_receiver()
+        for config in services.settings.mailboxes:
+            try:
+                report = poll_mailbox(
+                    config, new_uow=services.new_uow, receive=receive, clock=services.clock
+                )
+            except MailboxError as exc:
+                failed.append(config.name)
+                err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+                continue
+            counts.update(report.counts)
+    finally:
+        services.close()  # stops the parser processes, if any
     summary = {key: counts[d] for d, key in COUNT_KEYS.items()}
     if as_json:
         _print_json(summary)

@@ -2,6 +2,8 @@
 
 Nothing durable lives in APScheduler (DESIGN §6: shared job stores run jobs twice and the
 default misfire grace silently drops overdue jobs); the durable rows are `core.actions`.
+APScheduler itself is imported by `start_ticker` only: the composition root imports this
+module for `Kicker`, and one-shot commands never start a ticker.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.background import BackgroundScheduler
-
 from core.actions import Handler, sweep
 from core.digest import enqueue_digests
 from core.outbox import deliver_due
 from core.ports import Clock, UnitOfWork
 
 if TYPE_CHECKING:  # bootstrap builds a Kicker, so import Services for annotations only
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     from bot.bootstrap import Services
 
 log = logging.getLogger(__name__)
@@ -158,6 +160,8 @@ _QUIET_OVERLAPS = _QuietOverlaps()  # one instance, so starting twice adds it on
 
 
 def start_ticker(services: Services, *, handlers: Mapping[str, Handler]) -> BackgroundScheduler:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     logging.getLogger("apscheduler.scheduler").addFilter(_QUIET_OVERLAPS)
     owner = instance_name()
     scheduler = BackgroundScheduler(timezone="UTC")

@@ -63,6 +63,8 @@ class IntakeSettings(_Section):
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
     reply_languages: tuple[str, ...] = ("en", "de", "fr", "es", "it", "nl", "pt", "sv")
     repeat_window_days: int = Field(default=7, ge=0)
+    # Processes that parse fetched mail while intake stores (channels/email/parse_pool.py).
+    parse_workers: int = Field(default=0, ge=0, le=64)
 
 
 class SchedulerSettings(_Section):

@@ -91,16 +91,18 @@ def make_receiver(
     parse: Callable[[bytes], InboundMessage],
     intake: Callable[[InboundMessage], IntakeResult],
     intake_many: Callable[[Iterable[InboundMessage]], list[IntakeResult]] | None = None,
+    parse_many: Callable[[Sequence[bytes]], Iterator[InboundMessage]] | None = None,
 ) -> Receive:
     """The usual `Receive`: parse the bytes, mark the problem if any, run intake. With
-    `intake_many` it is a `ReceiveMany`, which hands a whole fetch group to intake at once.
+    `intake_many` it is a `ReceiveMany`, which hands a whole fetch group to intake at once;
+    `parse_many`, if given, parses such a group (in order), e.g. in other processes.
 
     `bot/` wires it as `make_receiver(parse=services.parse_email, intake=services.receive,
     intake_many=services.receive_many)`.
     """
     if intake_many is None:
         return _Receiver(parse, intake)
-    return _BatchReceiver(parse, intake, intake_many)
+    return _BatchReceiver(parse, intake, intake_many, parse_many)
 
 
 @dataclass(frozen=True)
@@ -119,10 +121,20 @@ class _Receiver:
 @dataclass(frozen=True)
 class _BatchReceiver(_Receiver):
     intake_many: Callable[[Iterable[InboundMessage]], list[IntakeResult]]
+    parse_many: Callable[[Sequence[bytes]], Iterator[InboundMessage]] | None = None
 
     def many(self, items: Sequence[tuple[bytes, str | None]]) -> list[Disposition]:
-        # Parsed as intake asks for them, so one parsed message is held at a time.
-        messages = (self.message(raw, problem) for raw, problem in items)
+        if self.parse_many is None:
+            # Parsed as intake asks for them, so one parsed message is held at a time.
+            messages: Iterator[InboundMessage] = (
+                self.message(raw, problem) for raw, problem in items
+            )
+        else:
+            parsed = self.parse_many([raw for raw, _ in items])
+            messages = (
+                message if problem is None else replace(message, problem=problem)
+                for message, (_, problem) in zip(parsed, items, strict=True)
+            )
         return [result.disposition for result in self.intake_many(messages)]
 
 

@@ -21,9 +21,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from channels.slack import blocks, translate, views
+from channels.slack.actions import refresh_action, refresh_card_action
 from channels.slack.approvers import Approvers
 from channels.slack.config import SlackConfig
-from channels.slack.presenter import refresh_card_action
 from core import queue, ticket_actions
 from core.approval import Decided, Identity, Outcome, approve, reject
 from core.errors import InvalidInput, NotAuthorised, NotFound
@@ -63,18 +63,6 @@ class Desk:
     retry: Callable[[int], Any] | None = None  # Services.retry: a quarantined message again
     categories: tuple[str, ...] = ()  # what a ticket may be reclassified to
     sla: SlaPolicy = field(default_factory=SlaPolicy)  # due times after a priority change
-
-
-def refresh_action(draft: Draft, *, now: Any) -> ScheduledAction:
-    """Update a draft's Slack message (and the card) to its current state. The key includes
-    the status, so each state change is shown once, however many clicks led to it."""
-    return ScheduledAction(
-        kind="slack.refresh",
-        idem_key=f"slack-refresh:draft:{draft.id}:{draft.status.value}",
-        due_at=now,
-        ticket_id=draft.ticket_id,
-        payload=json.dumps({"draft_id": draft.id}),
-    )
 
 
 def register(app: App, desk: Desk) -> None:

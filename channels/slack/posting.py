@@ -14,12 +14,14 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_sdk import WebClient
-
-from channels.slack.pacing import Pacer
 from core.ports import Clock, UnitOfWork
+
+if TYPE_CHECKING:  # the composition root imports the Slack SDK only when Slack is configured
+    from slack_sdk import WebClient
+
+    from channels.slack.pacing import Pacer
 
 POST_INTENT = "slack-post"  # seen-events source: a post about to be made
 HISTORY_PAGES = 10  # of 200 messages: how far back a post outside a thread is sought

@@ -18,7 +18,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from slack_sdk import WebClient
 
@@ -42,9 +41,6 @@ from core.ports import Clock, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-PRESENT = "slack.present"  # a new draft (and whatever else is not shown yet)
-REFRESH = "slack.refresh"  # a draft was decided or sent: update its message and the card
-REFRESH_CARD = "slack.refresh-card"  # the ticket changed (menu, snooze ended): update the card
 POST_EVENT = "supportbot_post"  # message metadata: which ticket, and what the message shows
 _CARD_CHANGES = frozenset(
     {
@@ -56,16 +52,6 @@ _CARD_CHANGES = frozenset(
         "ticket.woken",
     }
 )
-
-
-def refresh_card_action(ticket_id: int, *, change: str, now: datetime) -> ScheduledAction:
-    """Update the card after a change; `change` (an audit event id) makes the key unique."""
-    return ScheduledAction(
-        kind=REFRESH_CARD,
-        idem_key=f"slack-refresh:card:{ticket_id}:{change}",
-        due_at=now,
-        ticket_id=ticket_id,
-    )
 
 
 @dataclass(frozen=True)

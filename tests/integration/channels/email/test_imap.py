@@ -299,19 +299,23 @@ def test_when_intake_fails_the_cursor_stays_before_that_message(
     assert ticket_count(services) == 3
 
 
+@pytest.mark.parametrize("parse_workers", [0, 1], ids=["parsed-here", "parser-process"])
 def test_kill_9_in_the_middle_of_a_batch_loses_and_doubles_nothing(
     dovecot: Dovecot,
     mailbox: MailboxConfig,
     env: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    parse_workers: int,
 ) -> None:
-    """Invariants 1 and 2 under the harshest crash: SIGKILL while intake is mid-batch."""
+    """Invariants 1 and 2 under the harshest crash: SIGKILL while intake is mid-batch, with
+    mail parsed in the poller or in a parser process (which then loses its parent)."""
     total = 200
     dovecot.append_many([make_mail(n, sender=f"c{n}@c.example") for n in range(total)])
     database = tmp_path / "sb.db"
     config_file = tmp_path / "supportbot.toml"
     config_file.write_text(
+        f"[intake]\nparse_workers = {parse_workers}\n\n"
         "[[mailboxes]]\n"
         f'name = "{mailbox.name}"\nhost = "{mailbox.host}"\nport = {mailbox.port}\n'
         f'security = "plain"\nuser = "{mailbox.user}"\npassword = "{mailbox.password}"\n'
@@ -324,11 +328,14 @@ def test_kill_9_in_the_middle_of_a_batch_loses_and_doubles_nothing(
     first = subprocess.Popen(command, env=child_env, cwd=REPO, stdout=subprocess.DEVNULL)
     try:
         wait_until(lambda: _count(database, "tickets") >= 50, what="50 tickets")
+        helpers = _descendants(first.pid)  # the forkserver, its parser, the resource tracker
         first.send_signal(signal.SIGKILL)
     finally:
         first.wait(10)
     at_kill = _count(database, "tickets")
     assert 50 <= at_kill < total, "killed too late to test anything"
+    assert (len(helpers) >= 2) == (parse_workers > 0)
+    wait_until(lambda: not any(_is_running(pid) for pid in helpers), what="helpers to exit")
 
     # The killed poller's lease still stands: a poll now is refused and reads nothing …
     refused = subprocess.run(command, env=child_env, cwd=REPO, capture_output=True, timeout=60)
@@ -351,6 +358,32 @@ def test_kill_9_in_the_middle_of_a_batch_loses_and_doubles_nothing(
     with closing(sqlite3.connect(database)) as connection:
         (last_uid,) = connection.execute("SELECT last_uid FROM mailboxes").fetchone()
     assert last_uid == total
+
+
+def _descendants(pid: int) -> list[int]:
+    """Processes below `pid`, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we looked
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def _is_running(pid: int) -> bool:
+    """Alive and not a zombie waiting for a parent (init) to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _count(database: Path, table: str, what: str = "*") -> int:

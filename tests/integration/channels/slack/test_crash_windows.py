@@ -9,7 +9,7 @@ from email import policy
 from email.message import EmailMessage
 
 from bot.scheduler import tick
-from channels.slack.presenter import PRESENT
+from channels.slack.actions import PRESENT
 from core.intake import handle_inbound
 from core.model import ActionStatus, PostKind
 from tests.integration.channels.slack.conftest import Bot

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from channels.slack.actions import PRESENT
 from channels.slack.posting import POST_INTENT
-from channels.slack.presenter import PRESENT
 from core.model import PostKind, ScheduledAction
 from tests.integration.channels.slack.conftest import Bot
 
