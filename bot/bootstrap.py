@@ -55,6 +55,7 @@ from core.drafting.openai_compat import OpenAICompatibleClient, OpenAIConfig
 from core.drafting.pool import DraftPool, RateLimiter
 from core.drafting.request import DraftProvider
 from core.drafting.service import Voice, create_draft, draft_in_transaction
+from core.errors import LeaseLost
 from core.intake import (
     DraftStep,
     IntakeContext,
@@ -282,10 +283,14 @@ class Services:
         `LeaseLost` rolls it back if another instance made it or holds it. A failure leaves
         the row pending: when it falls due (or its lease runs out), a sweep here or
         elsewhere tries again."""
-        draft = self._create_draft(
-            ticket_id,
-            then=lambda uow, _draft: owed.settle(uow, key, owner=self.owner, now=self.clock.now()),
-        )
+        try:
+            draft = self._create_draft(
+                ticket_id,
+                then=lambda uow, _: owed.settle(uow, key, owner=self.owner, now=self.clock.now()),
+            )
+        except LeaseLost:  # a normal race, not a failure: the other drafter's draft stands
+            log.info("owed draft made by another instance", extra={"ticket_id": ticket_id})
+            return
         try:
             self._present(draft)
         except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
