@@ -138,6 +138,7 @@ def test_another_instance_makes_a_killed_drafters_draft_once_after_the_grace(
             assert done.lease_owner == services.owner and done.attempts == 1
             assert len(gemini.requests) == 2  # the killed call and ours, nothing more
             # A drafter far behind (the killed one, had it lived) keeps nothing, quietly.
+            gemini.script(Reply.json())
             services._pay(ticket.id, promise.idem_key)
             with services.new_uow() as uow:
                 assert [d.id for d in uow.drafts.list_for_ticket(ticket.id)] == [draft.id]
