@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from core.drafting.owed import awaits_draft
 from core.errors import NotFound
 from core.model import (
     AuditEvent,
@@ -243,9 +242,7 @@ def _decide(
             ticket_id=stored.ticket_id,
             ticket_ref=ticket.ref if ticket else None,
             message_id=stored.id,
-            # The process that stored it may have died before drafting (a crash, a
-            # SIGKILL) and its source delivers it again: this delivery makes the draft.
-            needs_draft=awaits_draft(uow, stored),
+            needs_draft=_awaits_draft(uow, stored),
         )
     if retry_of is None and (held := uow.quarantine.get_by_source_id(key)) is not None:
         return IntakeResult(Disposition.DUPLICATE, quarantine_id=held.id, reason=held.reason)
@@ -265,6 +262,16 @@ def _decide(
     if ticket is not None:
         return _add_followup(uow, msg, ticket, customer, ctx=ctx)
     return _open_ticket(uow, msg, customer, ctx=ctx, is_new_customer=is_new_customer)
+
+
+def _awaits_draft(uow: UnitOfWork, stored: Message) -> bool:
+    """Whether a customer's message has had no draft since it was stored: the process that
+    stored it died before drafting (a crash, a SIGKILL), and its source delivers it again
+    because the cursor had not moved past it. This delivery then makes the draft."""
+    if stored.direction is not Direction.INBOUND or stored.automatic is not None:
+        return False
+    latest = uow.drafts.latest_for_ticket(stored.ticket_id)
+    return latest is None or latest.created_at < stored.created_at
 
 
 def _find_thread(uow: UnitOfWork, msg: InboundMessage, *, ctx: IntakeContext) -> Ticket | None:

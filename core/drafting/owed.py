@@ -18,7 +18,7 @@ import json
 from datetime import datetime, timedelta
 
 from core.errors import LeaseLost
-from core.model import Direction, Message, ScheduledAction
+from core.model import ScheduledAction
 from core.ports import Clock, UnitOfWork
 
 OWED = "draft.owed"
@@ -70,12 +70,3 @@ def settle(uow: UnitOfWork, key: str, *, owner: str, now: datetime) -> None:
     draft is rolled back."""
     if not uow.actions.finish(key, owner=owner, now=now):
         raise LeaseLost(f"owed draft {key} is made or held by another instance, not {owner}")
-
-
-def awaits_draft(uow: UnitOfWork, stored: Message) -> bool:
-    """Whether a customer's message has had no draft since it was stored (intake asks when
-    the message is delivered again: the process that stored it may have died first)."""
-    if stored.direction is not Direction.INBOUND or stored.automatic is not None:
-        return False
-    latest = uow.drafts.latest_for_ticket(stored.ticket_id)
-    return latest is None or latest.created_at < stored.created_at
