@@ -201,7 +201,7 @@ class Services:
         finally:
             with self._regenerating_lock:
                 self._regenerating.discard(ticket_id)
-        self._present(draft)  # posts v+1 and shows the old version superseded
+        self._show_now()  # posts v+1 and shows the old version superseded
         return draft
 
     def _show_latest(self, ticket_id: int) -> None:
@@ -269,14 +269,11 @@ class Services:
 
     def _draft_and_present(self, ticket_id: int) -> None:
         try:
-            draft = self._create_draft(ticket_id)
+            self._create_draft(ticket_id)
         except Exception:  # the ticket stands; a draft can be regenerated
             log.exception("drafting failed", extra={"ticket_id": ticket_id})
             return
-        try:
-            self._present(draft)
-        except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
-            log.exception("presenting failed", extra={"ticket_id": ticket_id})
+        self._show_now()
 
     def _pay(self, ticket_id: int, key: str) -> None:
         """Make an owed draft and mark it made in the draft's own transaction, where
@@ -284,17 +281,14 @@ class Services:
         the row pending: when it falls due (or its lease runs out), a sweep here or
         elsewhere tries again."""
         try:
-            draft = self._create_draft(
+            self._create_draft(
                 ticket_id,
                 then=lambda uow, _: owed.settle(uow, key, owner=self.owner, now=self.clock.now()),
             )
         except LeaseLost:  # a normal race, not a failure: the other drafter's draft stands
             log.info("owed draft made by another instance", extra={"ticket_id": ticket_id})
             return
-        try:
-            self._present(draft)
-        except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
-            log.exception("presenting failed", extra={"ticket_id": ticket_id})
+        self._show_now()
 
     def draft_overdue(self) -> int:
         """Run by the ticker: owed drafts whose grace ran out (their drafter died or is far
@@ -324,24 +318,24 @@ class Services:
             self.request(refresh_action(draft, now=self.clock.now()))
 
     def _present_latest(self, ticket_id: int) -> None:
-        """Ask again for the latest draft to be shown: a process that died between storing
-        a draft and asking for it to be posted left it unseen, and a message delivered again
-        after that crash is the chance to repair it (the request is once per draft)."""
+        """Ask again for the latest draft to be shown: a draft stored before its post request
+        was written with it (by an older version) may be unseen after a crash, and a message
+        delivered again is the chance to repair it (the request is once per draft)."""
         if self.slack is None:
             return
         try:
             with self.new_uow() as uow:
                 latest = uow.drafts.latest_for_ticket(ticket_id)
-            if latest is not None:
-                self._present(latest)
+            if latest is not None and (action := self._present_action(latest)) is not None:
+                self.request(action)
         except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
             log.exception("presenting failed", extra={"ticket_id": ticket_id})
 
-    def _present(self, draft: Draft) -> None:
-        """Have the draft posted now (the request is once per draft: the one its own
-        transaction wrote, when `_announce` did, is not written again)."""
-        if (action := self._present_action(draft)) is not None:
-            self.request(action)
+    def _show_now(self) -> None:
+        """Run the post request a new draft's transaction wrote (`_announce`) now rather
+        than at the next tick; without Slack there is none and nothing to do."""
+        if self.kicker is not None:
+            self.kicker.kick()
 
     def _announce(self, uow: UnitOfWork, draft: Draft) -> None:
         """Request the draft's post in the transaction that stores the draft: a process
@@ -506,11 +500,8 @@ class Services:
             if result.disposition is Disposition.DUPLICATE:
                 self._present_latest(result.ticket_id)
             return
-        if result.draft is not None:  # made in intake's transaction (offline drafting)
-            try:
-                self._present(result.draft)
-            except Exception:  # the draft stands; the CLI shows it, a later refresh posts it
-                log.exception("presenting failed", extra={"ticket_id": result.ticket_id})
+        if result.draft is not None:  # made, and its post requested, in intake's transaction
+            self._show_now()
         elif self.draft_pool is not None and result.message_id is not None:
             # A model drafts: intake recorded the draft as owed and does not wait for it.
             key = owed.owed_key(result.ticket_id, result.message_id)
