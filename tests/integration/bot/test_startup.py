@@ -12,7 +12,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,9 +34,10 @@ print(json.dumps(sorted({name.split(".")[0] for name in sys.modules} & set(sys.a
 """
 
 
-def _loaded_at_start(env: dict[str, str]) -> list[str]:
+def _probe(script: str, names: Sequence[str], env: dict[str, str]) -> Any:
+    """Run `script` in a fresh interpreter with `names` as its arguments; its JSON answer."""
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, *LAZY],
+        [sys.executable, "-c", script, *names],
         cwd=ROOT,
         env={**_base_env(), **env},
         capture_output=True,
@@ -42,7 +45,11 @@ def _loaded_at_start(env: dict[str, str]) -> list[str]:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    loaded: list[str] = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def _loaded_at_start(env: dict[str, str]) -> list[str]:
+    loaded: list[str] = _probe(PROBE, LAZY, env)
     return loaded
 
 
@@ -93,13 +100,4 @@ def test_a_mailbox_reader_loads_triage_models_before_the_first_message(
 ) -> None:
     env = isolate_settings(monkeypatch, tmp_path)
     models = ["py3langid", "vaderSentiment"]
-    result = subprocess.run(
-        [sys.executable, "-c", WARM_UP_PROBE, *models],
-        cwd=ROOT,
-        env={**_base_env(), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [[], models]
+    assert _probe(WARM_UP_PROBE, models, env) == [[], models]
